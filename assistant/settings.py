@@ -1,0 +1,199 @@
+"""One settings module, read from the environment. Every value has a working embedded default."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from assistant import embedded_db
+from assistant.env import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_prices,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = embedded_db.var_dir()
+
+
+def _secret_key() -> str:
+    if key := env_str("SECRET_KEY"):
+        return key
+    # Embedded mode: one random key per installation, kept under var/ so sessions survive restarts.
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "django_celery_results",
+    "assistant",
+    "ingest",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "assistant.urls"
+ASGI_APPLICATION = "assistant.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: DATABASE_URL, or the embedded PostgreSQL under var/ -------------------------------
+DATABASE_URL = env_str("DATABASE_URL")
+EMBEDDED_DATABASE = not DATABASE_URL
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL or embedded_db.database_url(),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app folders too, so the embedded mode needs no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, minimum=1024)
+
+# --- Background work: Celery -----------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
+EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
+if EMBEDDED_BROKER:
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    # kombu's filesystem transport wants absolute folders that already exist.
+    for _folder in (_queue_dir, VAR_DIR / "celery" / "processed"):
+        _folder.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+CELERY_RESULT_BACKEND = "django-db"
+CELERY_RESULT_EXTENDED = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT_S", 1800, minimum=10)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# --- Answer providers --------------------------------------------------------------------------
+QWEN_API_KEY = env_str("QWEN_API_KEY") or env_str("DASHSCOPE_API_KEY")
+QWEN_BASE_URL = env_str("QWEN_BASE_URL", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1")
+QWEN_MODEL_FAST = env_str("QWEN_MODEL_FAST", "qwen-turbo")
+QWEN_MODEL = env_str("QWEN_MODEL", "qwen-plus")
+QWEN_MODEL_STRONG = env_str("QWEN_MODEL_STRONG", "qwen-max")
+QWEN_FALLBACK_MODELS = env_list("QWEN_FALLBACK_MODELS", ["qwen-turbo"])
+QWEN_ENABLE_THINKING = env_bool("QWEN_ENABLE_THINKING", False)
+
+OPENAI_COMPAT_BASE_URL = env_str("OPENAI_COMPAT_BASE_URL", "http://127.0.0.1:8012/v1")
+OPENAI_COMPAT_API_KEY = env_str("OPENAI_COMPAT_API_KEY", "not-needed")
+OPENAI_COMPAT_MODEL = env_str("OPENAI_COMPAT_MODEL", "local")
+
+ANSWER_PROVIDER = env_choice(
+    "ANSWER_PROVIDER",
+    "qwen" if QWEN_API_KEY else "extractive",
+    {"qwen", "openai-compatible", "extractive"},
+)
+ANSWER_MAX_TOKENS = env_int("ANSWER_MAX_TOKENS", 1024, minimum=16)
+LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0)
+LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
+LLM_BACKOFF_BASE_S = env_float("LLM_BACKOFF_BASE_S", 0.5)
+
+# --- Embeddings: one vector space per deployment -----------------------------------------------
+EMBEDDING_PROVIDER = env_choice("EMBEDDING_PROVIDER", "local", {"local", "qwen"})
+EMBEDDING_MODEL = env_str(
+    "EMBEDDING_MODEL",
+    "text-embedding-v4" if EMBEDDING_PROVIDER == "qwen" else "universal-sentence-encoder-multilingual-3",
+)
+# The local encoder's width is fixed by the model; text-embedding-v4 lets us choose.
+EMBEDDING_DIMENSIONS = (
+    env_int("EMBEDDING_DIMENSIONS", 1024, minimum=64) if EMBEDDING_PROVIDER == "qwen" else 512
+)
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2, minimum=1)
+
+# --- Limits and quotas ---------------------------------------------------------------------------
+UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 50, minimum=1)
+UPLOAD_MAX_PAGES = env_int("UPLOAD_MAX_PAGES", 2000, minimum=1)
+QUOTA_QUESTIONS_PER_DAY = env_int("QUOTA_QUESTIONS_PER_DAY", 200, minimum=0)
+QUOTA_TOKENS_PER_DAY = env_int("QUOTA_TOKENS_PER_DAY", 200_000, minimum=0)
+QUOTA_COST_PER_MONTH = env_float("QUOTA_COST_PER_MONTH", 20.0)
+
+# USD per million tokens (input:output). Defaults are list prices to check against your contract.
+MODEL_PRICES = {
+    "qwen-turbo": (0.05, 0.20),
+    "qwen-plus": (0.40, 1.20),
+    "qwen-max": (1.60, 6.40),
+    "text-embedding-v4": (0.07, 0.0),
+    **env_prices("MODEL_PRICES"),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Django's command-line utility.
+
+With no DATABASE_URL, a command that finds the embedded PostgreSQL stopped starts it and stops
+it again on the way out, leaving the server as it found it.
+"""
+
+import atexit
+import os
+import sys
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
+    if not os.environ.get("DATABASE_URL") and not _needs_no_database(sys.argv):
+        from assistant.embedded_db import EmbeddedPostgres
+
+        server = EmbeddedPostgres.default()
+        if server.ensure_running():
+            atexit.register(server.stop)
+
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+def _needs_no_database(argv: list[str]) -> bool:
+    return len(argv) < 2 or argv[1] in {"help", "--help", "-h", "version", "--version", "check"}
+
+
+if __name__ == "__main__":
+    main()
