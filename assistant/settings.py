@@ -165,7 +165,9 @@ LLM_BACKOFF_BASE_S = env_float("LLM_BACKOFF_BASE_S", 0.5)
 EMBEDDING_PROVIDER = env_choice("EMBEDDING_PROVIDER", "local", {"local", "qwen"})
 EMBEDDING_MODEL = env_str(
     "EMBEDDING_MODEL",
-    "text-embedding-v4" if EMBEDDING_PROVIDER == "qwen" else "universal-sentence-encoder-multilingual-3",
+    "text-embedding-v4"
+    if EMBEDDING_PROVIDER == "qwen"
+    else "universal-sentence-encoder-multilingual-3",
 )
 # The local encoder's width is fixed by the model; text-embedding-v4 lets us choose.
 EMBEDDING_DIMENSIONS = (

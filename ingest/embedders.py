@@ -71,13 +71,19 @@ class QwenEmbedder:
         for attempt in range(self.max_attempts):
             try:
                 response = client.embeddings.create(
-                    model=self.model, input=batch, dimensions=self.dimensions,
+                    model=self.model,
+                    input=batch,
+                    dimensions=self.dimensions,
                     encoding_format="float",
                 )
                 ordered = sorted(response.data, key=lambda item: item.index)
                 return [item.embedding for item in ordered]
-            except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                    openai.APIConnectionError) as error:
+            except (
+                openai.RateLimitError,
+                openai.InternalServerError,
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+            ) as error:
                 if attempt + 1 == self.max_attempts:
                     raise
                 delay = random.uniform(0, 0.5 * 2**attempt)

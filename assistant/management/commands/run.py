@@ -30,8 +30,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST") or "127.0.0.1")
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
-        parser.add_argument("--gguf", default=os.environ.get("LOCAL_GGUF", ""),
-                            help="a GGUF model file to answer with, through llama.cpp's server")
+        parser.add_argument(
+            "--gguf",
+            default=os.environ.get("LOCAL_GGUF", ""),
+            help="a GGUF model file to answer with, through llama.cpp's server",
+        )
         parser.add_argument("--gguf-port", type=int, default=8012)
 
     def handle(self, *args, host: str, port: int, gguf: str, gguf_port: int, **options):
@@ -49,24 +52,52 @@ class Command(BaseCommand):
                     "OPENAI_COMPAT_BASE_URL": f"http://127.0.0.1:{gguf_port}/v1",
                 }
                 wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", processes, timeout=300)
-            processes.append(_spawn(
-                [sys.executable, "-m", "celery", "-A", "assistant", "worker", "--loglevel=INFO",
-                 f"--concurrency={min(os.cpu_count() or 1, 2)}", "--without-gossip",
-                 "--without-mingle"],
-                env,
-            ))
-            processes.append(_spawn(
-                [sys.executable, "-m", "uvicorn", "assistant.asgi:application", "--host", host,
-                 "--port", str(port), "--no-access-log", "--timeout-graceful-shutdown", "5"],
-                env,
-            ))
+            processes.append(
+                _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "assistant",
+                        "worker",
+                        "--loglevel=INFO",
+                        f"--concurrency={min(os.cpu_count() or 1, 2)}",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    env,
+                )
+            )
+            processes.append(
+                _spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "uvicorn",
+                        "assistant.asgi:application",
+                        "--host",
+                        host,
+                        "--port",
+                        str(port),
+                        "--no-access-log",
+                        "--timeout-graceful-shutdown",
+                        "5",
+                    ],
+                    env,
+                )
+            )
             wait_for(f"http://127.0.0.1:{port}/api/v1/health", processes, timeout=60)
-            self.stdout.write(self.style.SUCCESS(f"\nThe assistant is up: http://127.0.0.1:{port}/"))
+            self.stdout.write(
+                self.style.SUCCESS(f"\nThe assistant is up: http://127.0.0.1:{port}/")
+            )
             self.stdout.write(login)
             self.stdout.write("Press Ctrl-C to stop everything.\n")
             while not stop.wait(0.3):
                 if any(process.poll() is not None for process in processes):
-                    raise CommandError("A process of the app stopped unexpectedly; stopping the rest.")
+                    raise CommandError(
+                        "A process of the app stopped unexpectedly; stopping the rest."
+                    )
         finally:
             self.stdout.write("Stopping…")
             terminate(processes)
@@ -88,8 +119,21 @@ def start_gguf_server(model: str, port: int) -> subprocess.Popen:
     if not Path(model).is_file():
         raise CommandError(f"LOCAL_GGUF={model} is not a file.")
     return _spawn(
-        [sys.executable, "-m", "llama_cpp.server", "--model", model, "--host", "127.0.0.1",
-         "--port", str(port), "--n_threads", str(os.cpu_count() or 2), "--n_ctx", "4096"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            model,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_threads",
+            str(os.cpu_count() or 2),
+            "--n_ctx",
+            "4096",
+        ],
         os.environ.copy(),
     )
 

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.support.qwen_standin import StandIn
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[StandIn]:
+    server = StandIn().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def standin(standin_server: StandIn) -> StandIn:
+    """The scripted Qwen stand-in, emptied for each test."""
+    standin_server.reset()
+    return standin_server
+
+
+@pytest.fixture
+def qwen_settings(settings, standin: StandIn):
+    """Point the real Qwen provider at the stand-in."""
+    settings.ANSWER_PROVIDER = "qwen"
+    settings.QWEN_BASE_URL = standin.base_url
+    settings.QWEN_API_KEY = "sk-test-not-a-real-key"
+    settings.LLM_TIMEOUT_S = 2.0
+    settings.LLM_BACKOFF_BASE_S = 0.01
+    return settings
+
+
+def worker_database_url() -> str:
+    params = connection.settings_dict
+    return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process on the filesystem transport, reading the test database."""
+    env = os.environ | {"DATABASE_URL": worker_database_url()}
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "assistant",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test-{os.getpid()}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    time.sleep(0.5)
+    yield worker
+    worker.terminate()
+    worker.wait(timeout=20)

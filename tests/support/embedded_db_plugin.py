@@ -1,0 +1,56 @@
+"""Starts one embedded PostgreSQL (with pgvector) per test session, before Django reads settings.
+
+Loaded with `-p` (see pyproject.toml) so it runs ahead of pytest-django. With DATABASE_URL already
+set, the tests use that server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from assistant.embedded_db import EmbeddedPostgres
+
+_session: dict[str, object] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args) -> None:
+    if "--help" in args or "--version" in args:
+        return
+    # Under /tmp so the server's system user can reach it wherever the checkout lives.
+    root = Path(tempfile.mkdtemp(prefix="assistant-tests-"))
+    root.chmod(0o755)
+    _session["root"] = root
+    os.environ["VAR_DIR"] = str(root / "var")
+    if os.environ.get("DATABASE_URL"):
+        return
+    server = EmbeddedPostgres(
+        data_dir=root / "postgres" / "data",
+        port=free_port(),
+        # Durability buys nothing in a throwaway test cluster.
+        settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
+    )
+    server.ensure_running()
+    _session["server"] = server
+    os.environ["DATABASE_URL"] = server.url
+
+
+def pytest_unconfigure(config) -> None:
+    server = _session.pop("server", None)
+    if isinstance(server, EmbeddedPostgres):
+        server.stop()
+    root = _session.pop("root", None)
+    if isinstance(root, Path):
+        shutil.rmtree(root, ignore_errors=True)
