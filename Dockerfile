@@ -1,0 +1,15 @@
+# Production image: the same code, served by uvicorn; the worker runs the same image.
+FROM python:3.11-slim-bookworm
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml ./
+COPY assistant ./assistant
+COPY ingest ./ingest
+RUN pip install --no-cache-dir .
+COPY . .
+RUN useradd --system --create-home app \
+    && SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \
+       CELERY_BROKER_URL=redis://localhost VAR_DIR=/tmp/var python manage.py collectstatic --noinput -v0
+USER app
+EXPOSE 8000
+CMD ["uvicorn", "assistant.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
