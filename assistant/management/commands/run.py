@@ -40,6 +40,7 @@ class Command(BaseCommand):
     def handle(self, *args, host: str, port: int, gguf: str, gguf_port: int, **options):
         self.stdout.write("Applying database migrations…")
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         login = ensure_admin()
         processes: list[subprocess.Popen] = []
         env = os.environ.copy()
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                     "ANSWER_PROVIDER": "openai-compatible",
                     "OPENAI_COMPAT_BASE_URL": f"http://127.0.0.1:{gguf_port}/v1",
                 }
-                wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", processes, timeout=300)
+                wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", processes, stop, timeout=300)
             processes.append(
                 _spawn(
                     [
@@ -87,7 +88,7 @@ class Command(BaseCommand):
                     env,
                 )
             )
-            wait_for(f"http://127.0.0.1:{port}/api/v1/health", processes, timeout=60)
+            wait_for(f"http://127.0.0.1:{port}/api/v1/health", processes, stop, timeout=60)
             self.stdout.write(
                 self.style.SUCCESS(f"\nThe assistant is up: http://127.0.0.1:{port}/")
             )
@@ -138,7 +139,9 @@ def start_gguf_server(model: str, port: int) -> subprocess.Popen:
     )
 
 
-def wait_for(url: str, processes: list[subprocess.Popen], *, timeout: float) -> None:
+def wait_for(
+    url: str, processes: list[subprocess.Popen], stop: threading.Event, *, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(process.poll() is not None for process in processes):
@@ -147,7 +150,8 @@ def wait_for(url: str, processes: list[subprocess.Popen], *, timeout: float) -> 
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
-            time.sleep(0.3)
+            if stop.wait(0.3):
+                raise CommandError("Interrupted while starting.") from None
     raise CommandError(f"{url} did not answer within {timeout:.0f} s.")
 
 
