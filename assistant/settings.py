@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django_htmx",
     "template_partials",
     "django_celery_results",
@@ -198,4 +199,18 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Ingestion ---------------------------------------------------------------------------------
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "/media/"
+INGEST_LEASE_S = env_int("INGEST_LEASE_S", 120, minimum=1)
+CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 300, minimum=50)
+CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 50, minimum=0)
+DOCX_MAX_UNCOMPRESSED_MB = env_int("DOCX_MAX_UNCOMPRESSED_MB", 200, minimum=1)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-documents": {
+        "task": "ingest.tasks.requeue_stale_documents",
+        "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
+    },
 }

@@ -3,7 +3,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,11 +44,10 @@ def worker_database_url() -> str:
     return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
 
 
-@pytest.fixture
-def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
+def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real Celery worker process on the filesystem transport, reading the test database."""
-    env = os.environ | {"DATABASE_URL": worker_database_url()}
-    worker = subprocess.Popen(
+    env = os.environ | {"DATABASE_URL": worker_database_url()} | (extra_env or {})
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -62,13 +60,16 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
-            "-n",
-            f"test-{os.getpid()}@%h",
         ],
         cwd=ROOT,
         env=env,
+        start_new_session=True,
     )
-    time.sleep(0.5)
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
+    worker = start_worker()
     yield worker
     worker.terminate()
-    worker.wait(timeout=20)
+    worker.wait(timeout=30)

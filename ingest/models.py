@@ -1,0 +1,231 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from pgvector.django import HnswIndex, VectorField
+
+
+class CollectionQuerySet(models.QuerySet):
+    def readable_by(self, user) -> CollectionQuerySet:
+        """Collections a user may read: public ones, shared with them or one of their groups."""
+        if getattr(user, "is_superuser", False):
+            return self.all()
+        if not getattr(user, "is_authenticated", False):
+            return self.filter(is_public=True)
+        return self.filter(
+            Q(is_public=True) | Q(reader_users=user) | Q(reader_groups__user=user)
+        ).distinct()
+
+
+class Collection(models.Model):
+    class Language(models.TextChoices):
+        AUTO = "auto", "Mixed / detect"
+        ENGLISH = "en", "English"
+        CHINESE = "zh", "Chinese"
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.AUTO)
+    is_public = models.BooleanField(
+        default=False, help_text="Everyone with an account may read it, and visitors too."
+    )
+    reader_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="readable_collections"
+    )
+    reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = CollectionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def document_upload_path(document: Document, filename: str) -> str:
+    # Content-addressed: the same bytes are stored once.
+    return f"documents/{document.sha256[:2]}/{document.sha256}"
+
+
+class Document(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Replaced by a newer version"
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500, blank=True)
+    source_path = models.CharField(
+        max_length=1000, help_text="The path relative to the folder ingested, or the file name."
+    )
+    media_type = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size_bytes = models.BigIntegerField(default=0)
+    file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    replaces = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=40, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    parsed_blocks = models.PositiveIntegerField(default=0)
+    chunk_count = models.PositiveIntegerField(default=0)
+    embedded_count = models.PositiveIntegerField(default=0)
+    page_count = models.PositiveIntegerField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claim = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["collection", "source_path"]),
+            models.Index(fields=["status", "lease_expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or self.source_path
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.READY, self.Status.FAILED, self.Status.SUPERSEDED}
+
+    def claim_for_processing(self, *, lease_s: int) -> uuid.UUID | None:
+        """Take the document for one run: a conditional UPDATE, so only one worker wins.
+
+        A QUEUED document, or a PROCESSING one whose lease ran out (its worker died), can be
+        claimed. Returns the claim token, or None when someone else holds it or it is done.
+        """
+        token = uuid.uuid4()
+        now = timezone.now()
+        won = (
+            Document.objects.filter(pk=self.pk)
+            .filter(
+                Q(status=self.Status.QUEUED)
+                | Q(status=self.Status.PROCESSING, lease_expires_at__lt=now)
+            )
+            .update(
+                status=self.Status.PROCESSING,
+                claim=token,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                attempts=models.F("attempts") + 1,
+                stage="starting",
+                failure_reason="",
+            )
+        )
+        return token if won else None
+
+    def report(self, claim: uuid.UUID, *, lease_s: int, **progress) -> bool:
+        """Save progress and renew the lease while we still hold the claim."""
+        return bool(
+            Document.objects.filter(pk=self.pk, claim=claim, status=self.Status.PROCESSING).update(
+                lease_expires_at=timezone.now() + timedelta(seconds=lease_s), **progress
+            )
+        )
+
+    def mark_failed(self, reason: str, *, claim: uuid.UUID | None = None) -> None:
+        rows = Document.objects.filter(pk=self.pk)
+        if claim is not None:
+            rows = rows.filter(claim=claim)
+        rows.update(
+            status=self.Status.FAILED,
+            failure_reason=reason,
+            stage="",
+            claim=None,
+            lease_expires_at=None,
+        )
+
+    def requeue(self) -> bool:
+        """Admin's retry: a failed document goes back in the queue."""
+        return bool(
+            Document.objects.filter(pk=self.pk, status=self.Status.FAILED).update(
+                status=self.Status.QUEUED, failure_reason="", progress=0, stage=""
+            )
+        )
+
+
+class ChunkQuerySet(models.QuerySet):
+    def readable_by(self, user) -> ChunkQuerySet:
+        return self.filter(document__collection__in=Collection.objects.readable_by(user))
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    ordinal = models.PositiveIntegerField()
+    text = models.TextField()
+    heading_path = models.CharField(max_length=1000, blank=True)
+    page_start = models.PositiveIntegerField(null=True, blank=True)
+    page_end = models.PositiveIntegerField(null=True, blank=True)
+    token_count = models.PositiveIntegerField(default=0)
+    # Words the English configuration would mangle or miss: CJK character bigrams, identifiers.
+    search_extra = models.TextField(blank=True)
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True)
+    search_vector = models.GeneratedField(
+        expression=(
+            SearchVector("heading_path", config="english", weight="A")
+            + SearchVector("text", config="english", weight="B")
+            + SearchVector("search_extra", config="simple", weight="B")
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    objects = ChunkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["document", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_ordinal_unique")
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="chunk_search_gin"),
+            HnswIndex(
+                name="chunk_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document} #{self.ordinal}"
+
+    @property
+    def pages(self) -> str:
+        if self.page_start is None:
+            return ""
+        if self.page_end in (None, self.page_start):
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}–{self.page_end}"
+
+
+class EmbeddingSpace(models.Model):
+    """The one vector space this deployment's chunks live in (a single row)."""
+
+    model = models.CharField(max_length=200)
+    dimensions = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.dimensions})"

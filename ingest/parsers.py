@@ -1,0 +1,438 @@
+"""Turn uploaded bytes into titled blocks of text with their heading path and page.
+
+The type comes from the bytes, not the name. Every failure is an IngestError whose message an
+admin can act on.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import PurePath
+
+from charset_normalizer import from_bytes
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+HTML = "text/html"
+MARKDOWN = "text/markdown"
+TEXT = "text/plain"
+
+# What a file name promises, for catching names that lie about binary formats.
+_EXTENSION_FAMILY = {
+    ".pdf": PDF,
+    ".docx": DOCX,
+    ".html": "text",
+    ".htm": "text",
+    ".md": "text",
+    ".markdown": "text",
+    ".txt": "text",
+    ".text": "text",
+    ".rst": "text",
+}
+_DESCRIPTION = {
+    PDF: "a PDF",
+    DOCX: "a Word document",
+    HTML: "HTML",
+    MARKDOWN: "Markdown",
+    TEXT: "plain text",
+}
+_SIGNATURES = [
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file (.doc/.xls): save it as .docx"),
+    (b"\x7fELF", "a program"),
+    (b"MZ", "a Windows program"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"OggS", "audio"),
+    (b"ID3", "audio"),
+    (b"RIFF", "audio or video"),
+]
+
+
+class IngestError(Exception):
+    """A document that cannot be ingested; the message is shown to the admin as is."""
+
+
+@dataclass
+class Block:
+    text: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None
+
+
+@dataclass
+class Parsed:
+    media_type: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    page_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int = 2000
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+
+
+def sniff(data: bytes, filename: str) -> str:
+    """The media type of `data`, judged by its bytes; raises IngestError for what we can't read."""
+    if not data.strip():
+        raise IngestError("The file is empty.")
+    media_type = _sniff_bytes(data)
+    suffix = PurePath(filename).suffix.lower()
+    promised = _EXTENSION_FAMILY.get(suffix)
+    family = "text" if media_type in {HTML, MARKDOWN, TEXT} else media_type
+    if promised and promised != family:
+        raise IngestError(
+            f"The file is named {suffix} but its content is {_DESCRIPTION[media_type]}. "
+            "Rename it to match its content and upload it again."
+        )
+    if media_type == TEXT and suffix in {".md", ".markdown"}:
+        return MARKDOWN
+    if media_type == TEXT and suffix in {".html", ".htm"}:
+        return HTML
+    return media_type
+
+
+def _sniff_bytes(data: bytes) -> str:
+    head = data[:2048]
+    if b"%PDF-" in head[:1024]:
+        return PDF
+    if head.startswith(b"PK\x03\x04"):
+        try:
+            names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+        except zipfile.BadZipFile:
+            raise IngestError("The file looks like a ZIP archive but is damaged.") from None
+        if "word/document.xml" in names:
+            return DOCX
+        raise IngestError("The file is a ZIP archive, not a document. Upload its files instead.")
+    for signature, description in _SIGNATURES:
+        if head.startswith(signature):
+            raise IngestError(
+                f"The file is {description}; supported types are PDF, DOCX, HTML, Markdown "
+                "and plain text."
+            )
+    if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise IngestError(
+            "The file is binary data of an unknown type; supported types are PDF, DOCX, HTML, "
+            "Markdown and plain text."
+        )
+    sample = decode_text(data[:4096], strict=False).lstrip().lower()
+    if sample.startswith(("<!doctype html", "<html")) or re.search(
+        r"<(head|body|title|h1|p|div)[\s>]", sample[:1000]
+    ):
+        return HTML
+    if re.search(r"(?m)^#{1,6} \S", sample):
+        return MARKDOWN
+    return TEXT
+
+
+def decode_text(data: bytes, *, strict: bool = True) -> str:
+    """UTF-8 first, then the best guess (GB18030, Big5, Shift-JIS, Latin-1, UTF-16 …)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is not None:
+        return str(best)
+    if strict:
+        raise IngestError("The text encoding could not be recognised; save it as UTF-8.")
+    return data.decode("utf-8", errors="replace")
+
+
+def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
+    media_type = sniff(data, filename)
+    stem = PurePath(filename).stem
+    parsed = {
+        PDF: _parse_pdf,
+        DOCX: _parse_docx,
+        HTML: _parse_html,
+        MARKDOWN: _parse_markdown,
+        TEXT: _parse_text,
+    }[media_type](data, stem, limits)
+    parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
+    if not parsed.blocks:
+        if media_type == PDF:
+            raise IngestError("No text found: is it a scanned PDF? Run OCR on it first.")
+        raise IngestError("No text found in the file.")
+    return parsed
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+# --- PDF -----------------------------------------------------------------------------------------
+
+
+def _parse_pdf(data: bytes, stem: str, limits: Limits) -> Parsed:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise IngestError("The PDF is encrypted. Remove its password and upload it again.")
+        pages = reader.pages
+        count = len(pages)
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise IngestError(f"The PDF is damaged and cannot be read ({error}).") from None
+    if count > limits.max_pages:
+        raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
+    outline = _pdf_outline(reader)
+    blocks = []
+    for number, page in enumerate(pages, start=1):
+        try:
+            text = page.extract_text() or ""
+        except Exception as error:  # pypdf raises many types on broken content streams
+            raise IngestError(f"Page {number} of the PDF is damaged ({error}).") from None
+        headings = outline.get(number) or _last_heading(outline, number)
+        for paragraph in _paragraphs(text) or ([text] if text.strip() else []):
+            blocks.append(Block(re.sub(r"[ \t]*\n[ \t]*", " ", paragraph), headings, number))
+    metadata_title = (reader.metadata.title if reader.metadata else None) or ""
+    return Parsed(PDF, metadata_title.strip() or stem, blocks, count)
+
+
+def _pdf_outline(reader) -> dict[int, tuple[str, ...]]:
+    """Bookmarks as {first page: heading path}; empty for PDFs without them."""
+    found: dict[int, tuple[str, ...]] = {}
+
+    def walk(items, path: tuple[str, ...]) -> None:
+        previous: tuple[str, ...] = path
+        for item in items:
+            if isinstance(item, list):
+                walk(item, previous)
+                continue
+            try:
+                page = reader.get_destination_page_number(item) + 1
+            except Exception:
+                continue
+            previous = (*path, str(item.title).strip())
+            found.setdefault(page, previous)
+
+    try:
+        walk(reader.outline, ())
+    except Exception:
+        return {}
+    return found
+
+
+def _last_heading(outline: dict[int, tuple[str, ...]], page: int) -> tuple[str, ...]:
+    earlier = [p for p in outline if p <= page]
+    return outline[max(earlier)] if earlier else ()
+
+
+# --- DOCX ----------------------------------------------------------------------------------------
+
+
+def _parse_docx(data: bytes, stem: str, limits: Limits) -> Parsed:
+    import docx
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    expanded = sum(info.file_size for info in archive.infolist())
+    if expanded > limits.max_uncompressed_bytes:
+        limit_mb = limits.max_uncompressed_bytes // 2**20
+        raise IngestError(
+            f"The DOCX expands to {expanded // 2**20} MB, over the {limit_mb} MB limit: "
+            "it may be a decompression bomb."
+        )
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as error:
+        raise IngestError(f"The Word document is damaged and cannot be read ({error}).") from None
+    headings: list[str] = []
+    blocks: list[Block] = []
+    title = (document.core_properties.title or "").strip()
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = [cell.text.strip() for cell in row.cells]
+                if any(cells):
+                    blocks.append(Block(" | ".join(dict.fromkeys(cells)), tuple(headings)))
+            continue
+        assert isinstance(item, Paragraph)
+        text = item.text.strip()
+        if not text:
+            continue
+        style = (item.style.name if item.style is not None else "") or ""
+        level = _heading_level(style)
+        if level is None:
+            blocks.append(Block(text, tuple(headings)))
+            continue
+        title = title or text
+        headings = [*headings[: level - 1], text]
+    return Parsed(DOCX, title or stem, blocks)
+
+
+def _heading_level(style: str) -> int | None:
+    if style == "Title":
+        return 1
+    match = re.match(r"Heading (\d)", style)
+    return int(match.group(1)) if match else None
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+_SKIP = {
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "svg",
+    "template",
+    "button",
+    "select",
+    "head",
+}
+_BOILERPLATE = re.compile(r"nav|breadcrumb|sidebar|menu|footer|cookie|banner|skip", re.I)
+_BLOCK = {
+    "p",
+    "li",
+    "pre",
+    "dt",
+    "dd",
+    "blockquote",
+    "caption",
+    "figcaption",
+    "div",
+    "section",
+    "article",
+    "main",
+    "body",
+    "html",
+    "table",
+    "tr",
+    "ul",
+    "ol",
+    "dl",
+    "tbody",
+    "thead",
+    "figure",
+    "address",
+    "details",
+    "summary",
+    "hr",
+}
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+
+
+def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
+    from selectolax.lexbor import LexborHTMLParser as HTMLParser
+
+    tree = HTMLParser(decode_text(data))
+    title_node = tree.css_first("title")
+    title = " ".join(title_node.text().split()) if title_node else ""
+    blocks: list[Block] = []
+    headings: list[str] = []
+    buffer: list[str] = []
+
+    def flush(preformatted: bool = False) -> None:
+        text = "".join(buffer)
+        buffer.clear()
+        text = text.strip() if preformatted else " ".join(text.split())
+        if text:
+            blocks.append(Block(text, tuple(headings)))
+
+    def walk(node) -> None:
+        for child in node.iter(include_text=True):
+            tag = child.tag
+            if tag == "-text":
+                buffer.append(child.text_content or "")
+            elif tag in _SKIP or _is_boilerplate(child):
+                continue
+            elif tag in _HEADINGS:
+                flush()
+                text = " ".join(child.text().split())
+                if text:
+                    level = _HEADINGS[tag]
+                    headings[:] = [*headings[: level - 1], text]
+            elif tag == "pre":
+                flush()
+                buffer.append(child.text())
+                flush(preformatted=True)
+            elif tag == "br":
+                buffer.append("\n")
+            elif tag in {"td", "th"}:
+                # A table row reads as one line: "cell | cell | cell".
+                walk(child)
+                buffer.append(" | ")
+            elif tag in _BLOCK:
+                flush()
+                walk(child)
+                flush()
+            else:
+                walk(child)
+
+    body = tree.body or tree.root
+    if body is not None:
+        walk(body)
+        flush()
+    if not title:
+        first = tree.css_first("h1")
+        title = " ".join(first.text().split()) if first else stem
+    return Parsed(HTML, title, blocks)
+
+
+def _is_boilerplate(node) -> bool:
+    attributes = node.attributes
+    if attributes.get("role") in {"navigation", "banner", "contentinfo"}:
+        return True
+    marker = f"{attributes.get('class') or ''} {attributes.get('id') or ''}"
+    return bool(marker.strip()) and bool(_BOILERPLATE.search(marker))
+
+
+# --- Markdown and text ---------------------------------------------------------------------------
+
+
+def _parse_markdown(data: bytes, stem: str, limits: Limits) -> Parsed:
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(decode_text(data))
+    blocks: list[Block] = []
+    headings: list[str] = []
+    title = ""
+    level = 0
+    for token in tokens:
+        if token.type == "heading_open":
+            level = int(token.tag[1])
+        elif token.type == "inline" and level:
+            text = _inline_text(token)
+            headings[:] = [*headings[: level - 1], text]
+            title = title or text
+            level = 0
+        elif token.type == "inline":
+            blocks.append(Block(_inline_text(token), tuple(headings)))
+        elif token.type in {"fence", "code_block"}:
+            blocks.append(Block(token.content.strip(), tuple(headings)))
+    return Parsed(MARKDOWN, title or stem, blocks)
+
+
+def _inline_text(token) -> str:
+    parts = []
+    for child in token.children or []:
+        if child.type in {"text", "code_inline"}:
+            parts.append(child.content)
+        elif child.type in {"softbreak", "hardbreak"}:
+            parts.append(" ")
+    return "".join(parts).strip()
+
+
+def _parse_text(data: bytes, stem: str, limits: Limits) -> Parsed:
+    text = decode_text(data)
+    return Parsed(TEXT, stem, [Block(p) for p in _paragraphs(text)])

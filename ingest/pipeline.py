@@ -1,0 +1,260 @@
+"""One pipeline for every way in (admin, API, CLI): submit bytes, then process them.
+
+`submit` stores the file and a QUEUED document (or says which document already has these bytes);
+`process` claims the document, parses, chunks and embeds it, then swaps its chunks in one
+transaction. A worker that dies mid-way leaves no chunks behind; its lease runs out and
+`requeue_stale` hands the document to another run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+import openai
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.chunking import Draft, chunk_blocks
+from ingest.embedders import get_embedder
+from ingest.lexical import extra_terms
+from ingest.models import Chunk, Collection, Document
+from ingest.parsers import IngestError, Limits, parse
+
+log = logging.getLogger(__name__)
+
+EMBED_GROUP = 64  # texts per progress report
+TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
+
+
+class TransientIngestError(Exception):
+    """The embedding service failed after retries; the document is queued again."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    document: Document
+    duplicate: bool = False
+
+    @property
+    def message(self) -> str:
+        doc = self.document
+        if self.duplicate:
+            return (
+                f"Already in {doc.collection.name} as document #{doc.pk} "
+                f"({doc.source_path}); nothing new to ingest."
+            )
+        if doc.status == Document.Status.FAILED:
+            return doc.failure_reason
+        if doc.version > 1:
+            return f"Queued as version {doc.version} of {doc.source_path}."
+        return f"Queued {doc.source_path}."
+
+
+def normalise_source_path(path: str) -> str:
+    parts = [
+        p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in {"", ".", "..", "/"}
+    ]
+    return "/".join(parts)[:1000] or "untitled"
+
+
+def submit(
+    *, collection: Collection, source_path: str, data: bytes, uploaded_by=None
+) -> Submission:
+    source_path = normalise_source_path(source_path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    live = Document.objects.filter(collection=collection).exclude(
+        status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]
+    )
+    if duplicate := live.filter(sha256=sha256).first():
+        return Submission(duplicate, duplicate=True)
+    limit = settings.UPLOAD_MAX_MB * 2**20
+    fields = dict(
+        collection=collection,
+        source_path=source_path,
+        title=PurePosixPath(source_path).name,
+        sha256=sha256,
+        size_bytes=len(data),
+        uploaded_by=uploaded_by,
+    )
+    if len(data) > limit:
+        # Recorded, so the admin sees why, but the bytes are not kept.
+        document = Document.objects.create(
+            **fields,
+            status=Document.Status.FAILED,
+            failure_reason=f"The file is {len(data) / 2**20:.0f} MB; the limit is "
+            f"{settings.UPLOAD_MAX_MB} MB.",
+        )
+        return Submission(document)
+    previous = live.filter(source_path=source_path).order_by("-version").first()
+    with transaction.atomic():
+        document = Document.objects.create(
+            **fields,
+            replaces=previous,
+            version=previous.version + 1 if previous else 1,
+        )
+        document.file.save(sha256, ContentFile(data), save=True)
+        from ingest.tasks import ingest_document
+
+        ingest_document.delay_on_commit(document.pk)
+    return Submission(document)
+
+
+def process(document_id: int) -> Document:
+    """Run the pipeline once for a document; a no-op when another run holds or finished it."""
+    document = Document.objects.get(pk=document_id)
+    lease_s = settings.INGEST_LEASE_S
+    claim = document.claim_for_processing(lease_s=lease_s)
+    if claim is None:
+        return document
+    try:
+        _run(document, claim, lease_s)
+    except IngestError as error:
+        document.mark_failed(str(error), claim=claim)
+    except TRANSIENT as error:
+        Document.objects.filter(pk=document.pk, claim=claim).update(
+            status=Document.Status.QUEUED,
+            claim=None,
+            lease_expires_at=None,
+            stage="waiting for the embedding service",
+        )
+        raise TransientIngestError(str(error)) from error
+    except _LostClaim:
+        log.warning("document %s was taken over by another run", document.pk)
+    except Exception as error:
+        log.exception("ingesting document %s failed", document.pk)
+        document.mark_failed(
+            f"Unexpected error while ingesting ({type(error).__name__}: {error}). "
+            "Retry it; if it fails again, report it with this message.",
+            claim=claim,
+        )
+    document.refresh_from_db()
+    return document
+
+
+class _LostClaim(Exception):
+    pass
+
+
+def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
+    def report(**progress) -> None:
+        if not document.report(claim, lease_s=lease_s, **progress):
+            raise _LostClaim
+
+    if not document.file:
+        raise IngestError("The file's bytes were not kept; upload it again.")
+    with document.file.open("rb") as handle:
+        data = handle.read()
+    limits = Limits(
+        max_pages=settings.UPLOAD_MAX_PAGES,
+        max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
+    )
+    parsed = parse(data, document.source_path, limits=limits)
+    document.title = parsed.title[:500]
+    report(
+        stage="parsed",
+        progress=10,
+        parsed_blocks=len(parsed.blocks),
+        page_count=parsed.page_count,
+        title=document.title,
+        media_type=parsed.media_type,
+    )
+    embedder = get_embedder()
+    drafts = chunk_blocks(
+        parsed.blocks,
+        target_tokens=settings.CHUNK_TARGET_TOKENS,
+        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+        max_tokens=embedder.max_input_tokens,
+    )
+    report(stage="chunked", progress=20, chunk_count=len(drafts))
+    texts = [embedding_text(document.title, draft) for draft in drafts]
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_GROUP):
+        vectors.extend(embedder.embed(texts[start : start + EMBED_GROUP]))
+        report(
+            stage="embedding",
+            embedded_count=len(vectors),
+            progress=20 + int(75 * len(vectors) / max(len(texts), 1)),
+        )
+    _swap_chunks(document, claim, drafts, vectors)
+
+
+def embedding_text(title: str, draft: Draft) -> str:
+    """What the embedder reads: the passage with its document title and headings for context."""
+    context = " › ".join(part for part in (title, draft.heading_path) if part)
+    return f"{context}\n{draft.text}" if context else draft.text
+
+
+def _swap_chunks(
+    document: Document, claim: uuid.UUID, drafts: list[Draft], vectors: list[list[float]]
+) -> None:
+    with transaction.atomic():
+        locked = Document.objects.select_for_update().get(pk=document.pk)
+        if locked.claim != claim or locked.status != Document.Status.PROCESSING:
+            raise _LostClaim
+        Chunk.objects.filter(document=locked).delete()
+        Chunk.objects.bulk_create(
+            [
+                Chunk(
+                    document=locked,
+                    ordinal=ordinal,
+                    text=draft.text,
+                    heading_path=draft.heading_path[:1000],
+                    page_start=draft.page_start,
+                    page_end=draft.page_end,
+                    token_count=draft.token_count,
+                    search_extra=extra_terms(f"{draft.heading_path} {draft.text}"),
+                    embedding=vector,
+                )
+                for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+            ],
+            batch_size=500,
+        )
+        Document.objects.filter(pk=locked.pk).update(
+            status=Document.Status.READY,
+            stage="",
+            progress=100,
+            claim=None,
+            lease_expires_at=None,
+            ready_at=timezone.now(),
+            chunk_count=len(drafts),
+            embedded_count=len(vectors),
+        )
+        # The new version replaces every older one at this path, atomically with its chunks.
+        older = Document.objects.filter(
+            collection_id=locked.collection_id,
+            source_path=locked.source_path,
+            version__lt=locked.version,
+        ).exclude(status=Document.Status.SUPERSEDED)
+        Chunk.objects.filter(document__in=older).delete()
+        older.exclude(status=Document.Status.PROCESSING).update(
+            status=Document.Status.SUPERSEDED, stage=""
+        )
+
+
+def requeue_stale() -> list[int]:
+    """Queue again the documents whose worker died: their lease ran out mid-run."""
+    ids = []
+    for document_id in Document.objects.filter(
+        status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
+    ).values_list("pk", flat=True):
+        # Conditional, so a sweep racing another sweep (or a slow worker) queues it once.
+        if Document.objects.filter(
+            pk=document_id, status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
+        ).update(
+            status=Document.Status.QUEUED,
+            claim=None,
+            lease_expires_at=None,
+            stage="requeued: its worker stopped",
+        ):
+            ids.append(document_id)
+    from ingest.tasks import ingest_document
+
+    for document_id in ids:
+        ingest_document.delay(document_id)
+    return ids

@@ -1,0 +1,74 @@
+"""Real files of each type, made on the fly (only tiny text fixtures are committed)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+
+def pdf(pages: list[str], *, title: str = "Handbook", password: str | None = None) -> bytes:
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.set_title(title)
+    document.set_font("helvetica", size=12)
+    for text in pages:
+        document.add_page()
+        document.multi_cell(0, 8, text)
+    data = bytes(document.output())
+    if password is None:
+        return data
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=password, owner_password=password)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def pdf_without_text(pages: int = 2) -> bytes:
+    """Like a scan: pages with drawings and no text layer."""
+    from fpdf import FPDF
+
+    document = FPDF()
+    for _ in range(pages):
+        document.add_page()
+        document.rect(20, 20, 100, 60, style="F")
+    return bytes(document.output())
+
+
+def docx(sections: list[tuple[int, str, list[str]]], *, title: str = "") -> bytes:
+    import docx as python_docx
+
+    document = python_docx.Document()
+    if title:
+        document.core_properties.title = title
+    for level, heading, paragraphs in sections:
+        document.add_heading(heading, level=level)
+        for paragraph in paragraphs:
+            document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def docx_bomb(expanded_mb: int = 300) -> bytes:
+    """A valid-looking DOCX whose XML expands to hundreds of MB from a few hundred KB."""
+    base = docx([(1, "Bomb", ["tiny"])])
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        with target.open("word/padding.xml", "w", force_zip64=True) as padding:
+            block = b"\0" * 2**20
+            for _ in range(expanded_mb):
+                padding.write(block)
+    return out.getvalue()
+
+
+def png() -> bytes:
+    return b"\x89PNG\r\n\x1a\n" + b"\0" * 64

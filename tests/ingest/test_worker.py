@@ -1,0 +1,84 @@
+"""Ingestion through a real Celery worker process, including one killed mid-task."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from ingest import pipeline
+from ingest.models import Chunk, Collection, Document
+from tests.conftest import start_worker
+
+
+def wait_for(predicate, *, timeout: float = 120, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(every)
+    pytest.fail("timed out waiting")
+
+
+def status(document: Document) -> str:
+    document.refresh_from_db()
+    return document.status
+
+
+def long_text(paragraphs: int) -> bytes:
+    return "\n\n".join(
+        f"Paragraph {i}: the checkpointer writes dirty buffers to disk, and the write-ahead log "
+        f"guarantees that committed transactions survive a crash (case {i})."
+        for i in range(paragraphs)
+    ).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_ingests_good_and_broken_files(celery_worker):
+    collection = Collection.objects.create(name="Ops")
+
+    good = pipeline.submit(
+        collection=collection, source_path="ops/guide.md", data=b"# Backups\n\nRun pg_dump nightly."
+    ).document
+    bad = pipeline.submit(
+        collection=collection, source_path="ops/scan.pdf", data=b"%PDF-1.4 garbage"
+    ).document
+
+    wait_for(lambda: status(good) == "ready" and status(bad) == "failed")
+    assert good.chunks.count() == 1
+    assert "damaged" in bad.failure_reason
+    assert celery_worker.poll() is None, "the worker lives on after a failure"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up_again():
+    collection = Collection.objects.create(name="Ops")
+    first = start_worker(extra_env={"INGEST_LEASE_S": "3"})
+    try:
+        document = pipeline.submit(
+            collection=collection, source_path="wal.txt", data=long_text(400)
+        ).document
+        wait_for(lambda: Document.objects.get(pk=document.pk).embedded_count > 0)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    document.refresh_from_db()
+    assert document.status == Document.Status.PROCESSING
+    assert not Chunk.objects.filter(document=document).exists()
+
+    time.sleep(3.5)  # the dead worker's lease runs out
+    assert pipeline.requeue_stale() == [document.pk]
+    second = start_worker()
+    try:
+        wait_for(lambda: status(document) == "ready", timeout=180)
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
+    ordinals = list(document.chunks.values_list("ordinal", flat=True))
+    assert ordinals == list(range(document.chunk_count))
+    assert document.attempts == 2
