@@ -47,6 +47,7 @@ def test_a_real_worker_ingests_good_and_broken_files(celery_worker):
     ).document
 
     wait_for(lambda: status(good) == "ready" and status(bad) == "failed")
+    good.refresh_from_db()
     assert good.chunks.count() == 1
     assert "damaged" in bad.failure_reason
     assert celery_worker.poll() is None, "the worker lives on after a failure"
@@ -58,7 +59,7 @@ def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up
     first = start_worker(extra_env={"INGEST_LEASE_S": "3"})
     try:
         document = pipeline.submit(
-            collection=collection, source_path="wal.txt", data=long_text(400)
+            collection=collection, source_path="wal.txt", data=long_text(1500)
         ).document
         wait_for(lambda: Document.objects.get(pk=document.pk).embedded_count > 0)
         os.killpg(first.pid, signal.SIGKILL)
