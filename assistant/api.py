@@ -1,13 +1,90 @@
-"""The project's one NinjaAPI: docs at /api/docs, endpoints under /api/v1/."""
+"""The project's one NinjaAPI: docs at /api/docs, endpoints under /api/v1/.
+
+Every error has one shape: {"error": {"code": "machine_readable", "message": "For people."}}.
+"""
 
 from __future__ import annotations
 
+from django.http import Http404
 from ninja import NinjaAPI, Router, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import django_auth
 
 from assistant.status import describe
 
-api = NinjaAPI(title="Knowledge assistant API", version="1", urls_namespace="api")
-router = Router(tags=["service"])
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+api = NinjaAPI(
+    title="Knowledge assistant API",
+    version="1",
+    urls_namespace="api",
+    auth=[django_auth],
+    description="Search your documents and get cited answers. Authenticate with a personal API "
+    "token as `Authorization: Bearer <token>`, or with the browser session.",
+)
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    422: "invalid_request",
+    429: "rate_limited",
+}
+
+
+def error_response(request, status: int, code: str, message: str, headers: dict | None = None):
+    response = api.create_response(
+        request, {"error": {"code": code, "message": message}}, status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, error: ApiError):
+    return error_response(request, error.status, error.code, error.message, error.headers)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, error: HttpError):
+    code = _CODES.get(error.status_code, "error")
+    return error_response(request, error.status_code, code, str(error.message))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, error):
+    return error_response(request, 404, "not_found", "Not found.")
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, error):
+    return error_response(
+        request,
+        401,
+        "unauthorized",
+        "Log in, or send a personal API token as 'Authorization: Bearer …'.",
+    )
+
+
+@api.exception_handler(ValidationError)
+def _invalid(request, error: ValidationError):
+    details = "; ".join(
+        f"{'.'.join(str(p) for p in item.get('loc', [])[1:]) or 'body'}: {item.get('msg')}"
+        for item in error.errors
+    )
+    return error_response(request, 422, "invalid_request", details or "Invalid request.")
+
+
+service = Router(tags=["service"])
 
 
 class HealthOut(Schema):
@@ -22,10 +99,17 @@ class HealthOut(Schema):
     broker: str
 
 
-@router.get("/health", response=HealthOut, auth=None)
+@service.get("/health", response=HealthOut, auth=None)
 def health(request):
     """Whether the service is up, and which answer provider and embedder it runs."""
     return describe()
 
 
-api.add_router("/v1/", router)
+def _routers():
+    from ingest.api import router as documents
+
+    return [service, documents]
+
+
+for _router in _routers():
+    api.add_router("/v1/", _router)

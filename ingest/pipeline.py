@@ -105,6 +105,43 @@ def submit(
     return Submission(document)
 
 
+def submit_upload(*, collection: Collection, upload, uploaded_by=None) -> Submission:
+    """An uploaded file: an oversized one is refused before its bytes are read."""
+    if too_big(upload.size):
+        return refuse_oversized(
+            collection=collection,
+            source_path=upload.name,
+            size=upload.size,
+            uploaded_by=uploaded_by,
+        )
+    return submit(
+        collection=collection, source_path=upload.name, data=upload.read(), uploaded_by=uploaded_by
+    )
+
+
+def too_big(size: int) -> bool:
+    return size > settings.UPLOAD_MAX_MB * 2**20
+
+
+def refuse_oversized(
+    *, collection: Collection, source_path: str, size: int, uploaded_by=None
+) -> Submission:
+    """Record the refusal, so the admin sees why, without reading or keeping the bytes."""
+    source_path = normalise_source_path(source_path)
+    document = Document.objects.create(
+        collection=collection,
+        source_path=source_path,
+        title=PurePosixPath(source_path).name,
+        sha256="",
+        size_bytes=size,
+        uploaded_by=uploaded_by,
+        status=Document.Status.FAILED,
+        failure_reason=f"The file is {size / 2**20:.0f} MB; the limit is "
+        f"{settings.UPLOAD_MAX_MB} MB.",
+    )
+    return Submission(document)
+
+
 def process(document_id: int) -> Document:
     """Run the pipeline once for a document; a no-op when another run holds or finished it."""
     document = Document.objects.get(pk=document_id)

@@ -22,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 ADMIN_USERNAME = "admin"
+DEMO_COLLECTION = "Product guide"
 
 
 class Command(BaseCommand):
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         login = ensure_admin()
+        ensure_demo_content()
         processes: list[subprocess.Popen] = []
         env = os.environ.copy()
         stop = _install_signal_handlers()
@@ -166,6 +168,16 @@ def terminate(processes: list[subprocess.Popen], *, grace_s: float = 15) -> None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def ensure_demo_content() -> None:
+    """First run: queue the demo documents into a public collection the worker then ingests."""
+    from ingest.models import Collection
+
+    if not Collection.objects.filter(name=DEMO_COLLECTION).exists():
+        call_command(
+            "ingest", str(settings.BASE_DIR / "demo"), collection=DEMO_COLLECTION, public=True
+        )
 
 
 def ensure_admin() -> str:

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import re
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from ingest import pipeline
+from ingest.models import Document
+from tests.ingest import files
+
+
+def upload(admin_client, collection, *uploads):
+    return admin_client.post(
+        "/admin/ingest/document/upload/",
+        {"collection": collection.pk, "files": list(uploads)},
+    )
+
+
+def test_an_admin_uploads_good_and_broken_files_and_sees_each_status(admin_client, collection):
+    response = upload(
+        admin_client,
+        collection,
+        SimpleUploadedFile("guide.md", b"# Guide\n\nAsk in plain words."),
+        SimpleUploadedFile("secret.pdf", files.pdf(["x"], password="pw")),
+        SimpleUploadedFile("photo.pdf", files.png()),
+    )
+    assert response.status_code == 302
+    status_url = response["Location"]
+    for document in Document.objects.all():
+        pipeline.process(document.pk)  # what the worker does; test_worker.py runs a real one
+
+    page = admin_client.get(status_url).content.decode()
+
+    assert re.search(r"guide\.md.*?Ready.*?1 passages", page, re.S)
+    assert "The PDF is encrypted. Remove its password and upload it again." in page
+    assert "The file is a PNG image" in page
+    assert "All done." in page
+    assert 'hx-trigger="every 1s"' not in page, "polling stops when everything finished"
+
+
+def test_the_status_fragment_polls_while_documents_are_in_flight(admin_client, collection):
+    response = upload(admin_client, collection, SimpleUploadedFile("a.txt", b"Plain words."))
+
+    fragment = admin_client.get(response["Location"], headers={"HX-Request": "true"})
+
+    html = fragment.content.decode()
+    assert html.lstrip().startswith('<div id="status-table"')
+    assert 'hx-trigger="every 1s"' in html
+    assert "Queued" in html
+    assert "<html" not in html
+
+
+def test_uploading_the_same_bytes_twice_says_so(admin_client, collection):
+    upload(admin_client, collection, SimpleUploadedFile("a.txt", b"Plain words."))
+
+    response = upload(admin_client, collection, SimpleUploadedFile("b.txt", b"Plain words."))
+
+    page = admin_client.get(response["Location"]).content.decode()
+    assert "Already ingested" in page
+    assert Document.objects.count() == 1
+
+
+def test_retry_action_requeues_failed_documents(admin_client, collection):
+    failed = pipeline.submit(collection=collection, source_path="x.txt", data=b"")
+    pipeline.process(failed.document.pk)
+
+    response = admin_client.post(
+        "/admin/ingest/document/",
+        {"action": "retry", "_selected_action": [failed.document.pk]},
+    )
+
+    failed.document.refresh_from_db()
+    assert response.status_code == 302
+    assert failed.document.status == Document.Status.QUEUED
+
+
+def test_the_document_list_filters_by_status(admin_client, collection):
+    pipeline.submit(collection=collection, source_path="x.txt", data=b"words")
+
+    page = admin_client.get("/admin/ingest/document/?status__exact=queued").content.decode()
+
+    assert "x.txt" in page
+    assert "Upload documents" in page
+
+
+def test_people_without_the_permission_cannot_upload(client, django_user_model, collection):
+    user = django_user_model.objects.create_user("reader", password="pw-reader-123", is_staff=True)
+    client.force_login(user)
+
+    response = client.get("/admin/ingest/document/upload/")
+
+    assert response.status_code in (302, 403)
+    assert not Document.objects.exists()
