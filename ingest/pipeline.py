@@ -20,6 +20,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder
 from ingest.lexical import extra_terms
@@ -209,6 +210,8 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         max_tokens=embedder.max_input_tokens,
     )
     report(stage="chunked", progress=20, chunk_count=len(drafts))
+    if not embedding_space.matches(embedder):
+        raise IngestError(embedding_space.mismatch_message(embedder))
     texts = [embedding_text(document.title, draft) for draft in drafts]
     vectors: list[list[float]] = []
     for start in range(0, len(texts), EMBED_GROUP):
@@ -235,6 +238,8 @@ def _swap_chunks(
         if locked.claim != claim or locked.status != Document.Status.PROCESSING:
             raise _LostClaim
         Chunk.objects.filter(document=locked).delete()
+        if embedding_space.recorded() is None:
+            embedding_space.record(get_embedder())
         Chunk.objects.bulk_create(
             [
                 Chunk(

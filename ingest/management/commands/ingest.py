@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -75,8 +74,8 @@ class Command(BaseCommand):
         done = sum(d.is_finished for d in documents)
         total = max(len(ids), 1)
         bar = "#" * (30 * done // total)
-        sys.stdout.write(f"\r[{bar:<30}] {done}/{len(ids)} documents")
-        sys.stdout.flush()
+        self.stdout.write(f"\r[{bar:<30}] {done}/{len(ids)} documents", ending="")
+        self.stdout.flush()
         return done == len(ids)
 
     def _summary(self, ids: list[int], duplicates: int, seconds: float) -> None:

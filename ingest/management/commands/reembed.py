@@ -1,0 +1,57 @@
+"""`manage.py reembed`: move every chunk into the configured embedder's vector space."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+
+from ingest import embedding_space
+from ingest.chunking import Draft
+from ingest.embedders import get_embedder
+from ingest.models import Chunk
+from ingest.pipeline import embedding_text
+
+BATCH = 64
+
+
+def vector_literal(vector: list[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+class Command(BaseCommand):
+    help = "Re-embed every chunk with the configured embedder (after changing it)."
+
+    def handle(self, *args, **options):
+        embedder = get_embedder()
+        started = time.monotonic()
+        # Vectors from two models never share the column: empty it first. Until a chunk is
+        # re-embedded it has no vector, so it is found by keywords only.
+        with transaction.atomic():
+            embedding_space.reset_column(embedder.dimensions)
+            embedding_space.record(embedder)
+        ids = list(Chunk.objects.order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids), BATCH):
+            chunks = list(
+                Chunk.objects.filter(pk__in=ids[start : start + BATCH]).select_related("document")
+            )
+            texts = [
+                embedding_text(c.document.title, Draft(c.text, c.heading_path, None, None, 0))
+                for c in chunks
+            ]
+            vectors = embedder.embed(texts)
+            with connection.cursor() as cursor:
+                # Raw SQL: the model field still names the old width until the next start.
+                cursor.executemany(
+                    "UPDATE ingest_chunk SET embedding = %s::vector WHERE id = %s",
+                    [(vector_literal(v), c.pk) for c, v in zip(chunks, vectors, strict=True)],
+                )
+            done = min(start + BATCH, len(ids))
+            self.stdout.write(f"\rRe-embedded {done}/{len(ids)} chunks", ending="")
+            self.stdout.flush()
+        embedding_space.rebuild_index()
+        self.stdout.write(
+            f"\nDone: {len(ids)} chunks now in {embedder.model} ({embedder.dimensions} dims), "
+            f"{time.monotonic() - started:.1f} s."
+        )
