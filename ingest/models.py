@@ -86,6 +86,7 @@ class Document(models.Model):
     embedded_count = models.PositiveIntegerField(default=0)
     page_count = models.PositiveIntegerField(null=True, blank=True)
     failure_reason = models.TextField(blank=True)
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
     attempts = models.PositiveSmallIntegerField(default=0)
     claim = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)

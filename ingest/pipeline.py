@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -186,6 +187,15 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
 
     if not document.file:
         raise IngestError("The file's bytes were not kept; upload it again.")
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = round(timings.get(stage, 0.0) + now - clock, 4)
+        clock = now
+
     with document.file.open("rb") as handle:
         data = handle.read()
     limits = Limits(
@@ -193,6 +203,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
     )
     parsed = parse(data, document.source_path, limits=limits)
+    lap("parse_s")
     document.title = parsed.title[:500]
     report(
         stage="parsed",
@@ -209,19 +220,25 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
         max_tokens=embedder.max_input_tokens,
     )
+    lap("chunk_s")
     report(stage="chunked", progress=20, chunk_count=len(drafts))
     if not embedding_space.matches(embedder):
         raise IngestError(embedding_space.mismatch_message(embedder))
     texts = [embedding_text(document.title, draft) for draft in drafts]
     vectors: list[list[float]] = []
     for start in range(0, len(texts), EMBED_GROUP):
+        clock = time.perf_counter()
         vectors.extend(embedder.embed(texts[start : start + EMBED_GROUP]))
+        lap("embed_s")
         report(
             stage="embedding",
             embedded_count=len(vectors),
             progress=20 + int(75 * len(vectors) / max(len(texts), 1)),
         )
+    clock = time.perf_counter()
     _swap_chunks(document, claim, drafts, vectors)
+    lap("write_s")
+    Document.objects.filter(pk=document.pk).update(timings=timings)
 
 
 def embedding_text(title: str, draft: Draft) -> str:

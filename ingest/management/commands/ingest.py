@@ -11,6 +11,7 @@ from ingest import pipeline
 from ingest.models import Collection, Document
 
 SKIPPED_NAMES = {".DS_Store", "Thumbs.db"}
+FINISHED = [Document.Status.READY, Document.Status.FAILED, Document.Status.SUPERSEDED]
 
 
 class Command(BaseCommand):
@@ -61,17 +62,18 @@ class Command(BaseCommand):
         if not wait:
             return
         ids = [s.document.pk for s in submissions if not s.duplicate]
-        started = time.monotonic()
+        started = shown = time.monotonic()
         for document_id in ids:
             pipeline.process(document_id)  # a no-op for whatever a worker already took
-            self._progress(ids)
+            if time.monotonic() - shown > 0.5:
+                self._progress(ids)
+                shown = time.monotonic()
         while not self._progress(ids):
             time.sleep(0.5)
         self._summary(ids, duplicates, time.monotonic() - started)
 
     def _progress(self, ids: list[int]) -> bool:
-        documents = Document.objects.filter(pk__in=ids)
-        done = sum(d.is_finished for d in documents)
+        done = Document.objects.filter(pk__in=ids, status__in=FINISHED).count()
         total = max(len(ids), 1)
         bar = "#" * (30 * done // total)
         self.stdout.write(f"\r[{bar:<30}] {done}/{len(ids)} documents", ending="")
