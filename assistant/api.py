@@ -6,10 +6,13 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 from __future__ import annotations
 
 from django.http import Http404
-from ninja import NinjaAPI, Router, Schema
+from django.urls import reverse
+from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import django_auth
 
+from assistant.highlight import snippet
+from assistant.retrieval import search
 from assistant.status import describe
 
 
@@ -105,10 +108,61 @@ def health(request):
     return describe()
 
 
+search_router = Router(tags=["search"])
+
+
+class SearchIn(Schema):
+    query: str = Field(min_length=1, max_length=2000)
+    k: int = Field(8, ge=1, le=50)
+    collection_ids: list[int] | None = None
+
+
+class PassageOut(Schema):
+    chunk_id: int
+    document_id: int
+    title: str
+    source_path: str
+    heading_path: str
+    page_start: int | None
+    page_end: int | None
+    score: float
+    similarity: float | None
+    snippet: str
+    text: str
+    url: str
+
+
+class SearchOut(Schema):
+    query: str
+    low_confidence: bool
+    took_ms: float
+    passages: list[PassageOut]
+
+
+@search_router.post("/search", response=SearchOut)
+def search_passages(request, body: SearchIn):
+    """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
+    found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
+    return {
+        "query": body.query,
+        "low_confidence": found.low_confidence,
+        "took_ms": round(found.timings["total_ms"], 1),
+        "passages": [
+            {
+                **hit.__dict__,
+                "snippet": snippet(hit.text, body.query, width=300),
+                "url": f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}"
+                f"#chunk-{hit.chunk_id}",
+            }
+            for hit in found.hits
+        ],
+    }
+
+
 def _routers():
     from ingest.api import router as documents
 
-    return [service, documents]
+    return [service, search_router, documents]
 
 
 for _router in _routers():

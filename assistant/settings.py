@@ -102,7 +102,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -158,6 +160,7 @@ ANSWER_PROVIDER = env_choice(
     {"qwen", "openai-compatible", "extractive"},
 )
 ANSWER_MAX_TOKENS = env_int("ANSWER_MAX_TOKENS", 1024, minimum=16)
+CONTEXT_BUDGET_TOKENS = env_int("CONTEXT_BUDGET_TOKENS", 3000, minimum=100)
 LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0)
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
 LLM_BACKOFF_BASE_S = env_float("LLM_BACKOFF_BASE_S", 0.5)

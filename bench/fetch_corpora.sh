@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetch the benchmark corpora from Debian's packages into bench/corpora/ (not committed):
 #   pg15/      the PostgreSQL 15 manual, 1,169 HTML pages (postgresql-doc-15)
-#   mixed/     a mixed English/Chinese manual (see the per-corpus notes below)
+#   mixed/     the Debian Reference in English and Simplified Chinese, 14 chapter pages each
+#              (debian-reference-en, debian-reference-zh-cn): en/*.en.html and zh/*.zh-cn.html
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpora downloads
@@ -18,3 +19,15 @@ fetch postgresql-doc-15
 rm -rf ../corpora/pg15 && mkdir -p ../corpora/pg15
 cp unpacked-postgresql-doc-15/usr/share/doc/postgresql-doc-15/html/*.html ../corpora/pg15/
 echo "pg15: $(ls ../corpora/pg15 | wc -l) pages"
+
+# The Debian Reference ships one HTML page per chapter (ch01..ch12), the preface (pr01) and the
+# appendix (apa) per language; index.*.html is only a table of contents, so it is left out.
+fetch debian-reference-en
+fetch debian-reference-zh-cn
+rm -rf ../corpora/mixed && mkdir -p ../corpora/mixed/en ../corpora/mixed/zh
+for lang in en zh-cn; do
+  src=unpacked-debian-reference-$lang/usr/share/debian-reference
+  cp "$src"/ch*."$lang".html "$src"/pr01."$lang".html "$src"/apa."$lang".html \
+    ../corpora/mixed/"${lang%%-*}"/
+done
+echo "mixed: $(ls ../corpora/mixed/en | wc -l) en + $(ls ../corpora/mixed/zh | wc -l) zh pages"

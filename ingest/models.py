@@ -167,11 +167,13 @@ class Document(models.Model):
 
 class ChunkQuerySet(models.QuerySet):
     def readable_by(self, user) -> ChunkQuerySet:
-        return self.filter(document__collection__in=Collection.objects.readable_by(user))
+        return self.filter(collection__in=Collection.objects.readable_by(user))
 
 
 class Chunk(models.Model):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    # Copied from the document so retrieval filters by access on the table it scans.
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
     ordinal = models.PositiveIntegerField()
     text = models.TextField()
     heading_path = models.CharField(max_length=1000, blank=True)

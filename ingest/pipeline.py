@@ -261,6 +261,7 @@ def _swap_chunks(
             [
                 Chunk(
                     document=locked,
+                    collection_id=locked.collection_id,
                     ordinal=ordinal,
                     text=draft.text,
                     heading_path=draft.heading_path[:1000],

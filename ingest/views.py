@@ -1,17 +1,18 @@
-"""The admin's upload page and its live per-file status (one URL serves page and fragment)."""
+"""Documents in the browser: the admin's upload page with live status, the source view and
+the original file."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.auth.decorators import permission_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from ingest import pipeline
 from ingest.forms import UploadForm
-from ingest.models import Document
+from ingest.models import Collection, Document
 
 
 @permission_required("ingest.add_document")
@@ -51,3 +52,40 @@ def upload_status(request: HttpRequest) -> TemplateResponse:
 
 def _ids(raw: str) -> list[int]:
     return [int(part) for part in raw.split(",") if part.strip().isdigit()][:500]
+
+
+@login_required
+def source(request: HttpRequest, document_id: int) -> TemplateResponse:
+    """A document opened at one chunk (?chunk=ID), that chunk highlighted and scrolled to."""
+    readable = Collection.objects.readable_by(request.user)
+    document = get_object_or_404(
+        Document.objects.select_related("collection"), pk=document_id, collection__in=readable
+    )
+    try:
+        focus = int(request.GET.get("chunk", ""))
+    except ValueError:
+        focus = None
+    chunks = list(document.chunks.order_by("ordinal"))
+    context = {
+        "document": document,
+        "chunks": chunks,
+        "focus": focus,
+        "can_download": bool(document.file) and request.user.has_perm("ingest.view_document"),
+    }
+    return TemplateResponse(request, "ingest/source.html", context)
+
+
+@login_required
+def download(request: HttpRequest, document_id: int) -> FileResponse:
+    readable = Collection.objects.readable_by(request.user)
+    document = get_object_or_404(Document, pk=document_id, collection__in=readable)
+    if not request.user.has_perm("ingest.view_document") or not document.file:
+        raise Http404
+    name = document.source_path.rsplit("/", 1)[-1]
+    # Served as an attachment with its sniffed type: an uploaded HTML page never runs here.
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=name,
+        content_type=document.media_type or "application/octet-stream",
+    )

@@ -1,0 +1,253 @@
+"""Hybrid retrieval: dense (pgvector HNSW, cosine) + lexical (PostgreSQL full text), fused by
+reciprocal rank, diversified across documents, neighbours merged, under a token budget.
+
+Access control is part of both SQL queries: the scan is restricted to the collections the user
+may read (a subquery built from `Collection.objects.readable_by`), never filtered afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+
+from ingest import embedding_space
+from ingest.embedders import get_embedder
+from ingest.lexical import cjk_bigrams, identifiers
+from ingest.models import Collection
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+CANDIDATES = 60
+PER_DOCUMENT = 2
+# Below these, the question is probably not covered by the documents (calibrated on bench/).
+MIN_SIMILARITY = 0.32
+STRONG_SIMILARITY = 0.45
+
+
+@dataclass
+class Hit:
+    chunk_id: int
+    document_id: int
+    ordinal: int
+    title: str
+    source_path: str
+    heading_path: str
+    page_start: int | None
+    page_end: int | None
+    text: str
+    token_count: int
+    score: float = 0.0
+    similarity: float | None = None
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    merged_chunk_ids: list[int] = field(default_factory=list)
+
+    @property
+    def pages(self) -> str:
+        if self.page_start is None:
+            return ""
+        if self.page_end in (None, self.page_start):
+            return f"p. {self.page_start}"
+        return f"pp. {self.page_start}–{self.page_end}"
+
+
+@dataclass
+class Retrieval:
+    query: str
+    hits: list[Hit]
+    best_similarity: float
+    lexical_matches: int
+    timings: dict[str, float]
+
+    @property
+    def low_confidence(self) -> bool:
+        """True when the documents probably do not cover the question."""
+        if not self.hits:
+            return True
+        if self.best_similarity >= STRONG_SIMILARITY:
+            return False
+        return self.best_similarity < MIN_SIMILARITY or self.lexical_matches == 0
+
+    def documents(self) -> list[int]:
+        """Distinct documents in rank order."""
+        return list(dict.fromkeys(hit.document_id for hit in self.hits))
+
+
+def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[str, tuple]:
+    allowed = Collection.objects.readable_by(user)
+    if collection_ids is not None:
+        allowed = allowed.filter(pk__in=collection_ids)
+    return allowed.order_by().values("pk").query.sql_with_params()
+
+
+def vector_literal(vector: list[float]) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+def lexical_query(text: str) -> tuple[str, str]:
+    """The English words (ORed by the caller) and the `simple` terms: CJK bigrams, identifiers."""
+    extra = list(dict.fromkeys([*cjk_bigrams(text), *identifiers(text)]))
+    simple = " | ".join("'" + term.replace("'", "''").replace("\\", "") + "'" for term in extra)
+    return text, simple
+
+
+def search(
+    query: str,
+    *,
+    user,
+    collection_ids: list[int] | None = None,
+    k: int = 8,
+    candidates: int = CANDIDATES,
+    per_document: int = PER_DOCUMENT,
+) -> Retrieval:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    allowed_sql, allowed_params = readable_collections_sql(user, collection_ids)
+    embedder = get_embedder()
+    dense_ok = embedding_space.matches(embedder)
+    vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
+    timings["embed_ms"] = (time.perf_counter() - started) * 1000
+    clock = time.perf_counter()
+    english, simple = lexical_query(query)
+    with connection.cursor() as cursor:
+        dense: list[tuple[int, float]] = []
+        if vector is not None:
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, 100)])
+            cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            # relaxed_order returns near-sorted rows: the outer query restores the order.
+            cursor.execute(
+                f"""
+                SELECT id, distance FROM (
+                    SELECT c.id, c.embedding <=> %s::vector AS distance
+                    FROM ingest_chunk c
+                    WHERE c.collection_id IN ({allowed_sql}) AND c.embedding IS NOT NULL
+                    ORDER BY c.embedding <=> %s::vector
+                    LIMIT %s
+                ) nearest ORDER BY distance
+                """,
+                [vector, *allowed_params, vector, candidates],
+            )
+            dense = cursor.fetchall()
+        timings["dense_ms"] = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        # websearch_to_tsquery keeps its stemming, stop words and "quoted phrases", but its
+        # terms are ORed: a question rarely repeats every word of the passage answering it.
+        cursor.execute(
+            f"""
+            WITH parts AS (
+                SELECT websearch_to_tsquery('english', %s) AS english,
+                       to_tsquery('simple', %s) AS simple
+            ), q AS (
+                SELECT CASE WHEN numnode(english) > 0
+                            THEN replace(english::text, ' & ', ' | ')::tsquery END AS e,
+                       CASE WHEN numnode(simple) > 0 THEN simple END AS s
+                FROM parts
+            )
+            SELECT c.id, ts_rank_cd(c.search_vector, coalesce(q.e || q.s, q.e, q.s), 1) AS rank
+            FROM ingest_chunk c, q
+            WHERE c.collection_id IN ({allowed_sql})
+              AND c.search_vector @@ coalesce(q.e || q.s, q.e, q.s)
+            ORDER BY rank DESC
+            LIMIT %s
+            """,
+            [english, simple, *allowed_params, candidates],
+        )
+        lexical = cursor.fetchall()
+        timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
+    clock = time.perf_counter()
+    fused: dict[int, float] = {}
+    for rank, (chunk_id, _) in enumerate(dense, start=1):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    for rank, (chunk_id, _) in enumerate(lexical, start=1):
+        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
+    hits = _load(ranked)
+    dense_rank = {chunk_id: r for r, (chunk_id, _) in enumerate(dense, start=1)}
+    lexical_rank = {chunk_id: r for r, (chunk_id, _) in enumerate(lexical, start=1)}
+    similarity = {chunk_id: 1.0 - distance for chunk_id, distance in dense}
+    for hit in hits:
+        hit.score = fused[hit.chunk_id]
+        hit.dense_rank = dense_rank.get(hit.chunk_id)
+        hit.lexical_rank = lexical_rank.get(hit.chunk_id)
+        hit.similarity = similarity.get(hit.chunk_id)
+    chosen = diversify(hits, k=k, per_document=per_document)
+    timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
+    timings["total_ms"] = (time.perf_counter() - started) * 1000
+    return Retrieval(
+        query=query,
+        hits=chosen,
+        best_similarity=max(similarity.values(), default=0.0),
+        lexical_matches=len(lexical),
+        timings=timings,
+    )
+
+
+def _load(chunk_ids: list[int]) -> list[Hit]:
+    if not chunk_ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.id, c.document_id, c.ordinal, d.title, d.source_path, c.heading_path,
+                   c.page_start, c.page_end, c.text, c.token_count
+            FROM ingest_chunk c JOIN ingest_document d ON d.id = c.document_id
+            WHERE c.id = ANY(%s)
+            """,
+            [chunk_ids],
+        )
+        rows = {row[0]: Hit(*row) for row in cursor.fetchall()}
+    return [rows[chunk_id] for chunk_id in chunk_ids if chunk_id in rows]
+
+
+def diversify(hits: list[Hit], *, k: int, per_document: int) -> list[Hit]:
+    """Keep the best `per_document` chunks of each document so one cannot fill every slot."""
+    seen: dict[int, int] = {}
+    chosen = []
+    for hit in hits:
+        if seen.get(hit.document_id, 0) >= per_document:
+            continue
+        seen[hit.document_id] = seen.get(hit.document_id, 0) + 1
+        chosen.append(hit)
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def context(hits: list[Hit], *, budget_tokens: int | None = None) -> list[Hit]:
+    """The passages for the prompt: neighbouring chunks of a document merged so a passage reads
+    whole, then cut to the token budget (best first)."""
+    budget = budget_tokens or settings.CONTEXT_BUDGET_TOKENS
+    merged: list[Hit] = []
+    for hit in hits:
+        neighbour = next(
+            (
+                m
+                for m in merged
+                if m.document_id == hit.document_id
+                and abs(m.ordinal - hit.ordinal) == 1
+                and not m.merged_chunk_ids
+            ),
+            None,
+        )
+        if neighbour is None:
+            merged.append(hit)
+            continue
+        first, second = sorted([neighbour, hit], key=lambda h: h.ordinal)
+        pages = [p for h in (first, second) for p in (h.page_start, h.page_end) if p is not None]
+        neighbour.text = f"{first.text}\n\n{second.text}"
+        neighbour.token_count = first.token_count + second.token_count
+        neighbour.merged_chunk_ids = [hit.chunk_id]
+        neighbour.page_start = min(pages, default=None)
+        neighbour.page_end = max(pages, default=None)
+    chosen, used = [], 0
+    for hit in merged:
+        if chosen and used + hit.token_count > budget:
+            continue
+        chosen.append(hit)
+        used += hit.token_count
+    return chosen

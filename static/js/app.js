@@ -1,0 +1,34 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.copy");
+  if (!button) return;
+  navigator.clipboard.writeText(button.dataset.copy).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});
+
+document.addEventListener("keydown", (event) => {
+  const search = document.getElementById("q");
+  if (!search) return;
+  const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+  if (event.key === "/" && !typing) {
+    event.preventDefault();
+    search.focus();
+    search.select();
+    return;
+  }
+  if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+  const links = [...document.querySelectorAll("#results a.hit-title")];
+  if (!links.length) return;
+  const index = links.indexOf(document.activeElement);
+  if (document.activeElement === search && event.key === "ArrowDown") {
+    event.preventDefault();
+    links[0].focus();
+  } else if (index >= 0) {
+    event.preventDefault();
+    const next = index + (event.key === "ArrowDown" ? 1 : -1);
+    if (next < 0) search.focus(); else links[Math.min(next, links.length - 1)].focus();
+  }
+});

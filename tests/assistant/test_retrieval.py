@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import pytest
+
+from assistant.retrieval import Hit, context, search
+from ingest.models import Collection
+from tests.support.documents import ingest_text
+
+VACUUM = """# Routine vacuuming
+
+Dead row versions pile up after UPDATE and DELETE. VACUUM reclaims the storage they occupy so
+tables stop growing. Autovacuum runs it automatically; raise autovacuum_max_workers on busy
+servers.
+"""
+BACKUP = """# Backups
+
+Use pg_dump to write a logical backup of one database to a file, and pg_restore to load it.
+Schedule it nightly with cron.
+"""
+CHINESE = """# 连接池
+
+当并发连接过多时，数据库会拒绝新的连接。请调整 max_connections 参数，或者使用连接池来复用连接。
+"""
+SECRET = """# Salaries
+
+The salary bands for 2027 are confidential. Engineers earn between 10 and 20 units.
+"""
+
+
+@pytest.fixture
+def library(db, django_user_model):
+    public = Collection.objects.create(name="Manual", is_public=True)
+    private = Collection.objects.create(name="HR")
+    for name, text in [("vacuum.md", VACUUM), ("backup.md", BACKUP), ("pool.md", CHINESE)]:
+        ingest_text(public, name, text)
+    ingest_text(private, "salaries.md", SECRET)
+    reader = django_user_model.objects.create_user("reader", password="pw-reader-123")
+    return public, private, reader
+
+
+def paths(result) -> list[str]:
+    return [hit.source_path for hit in result.hits]
+
+
+def test_meaning_finds_the_passage_without_its_words(library):
+    _, _, reader = library
+
+    result = search("my table keeps getting bigger although I remove rows", user=reader)
+
+    assert paths(result)[0] == "vacuum.md"
+    assert result.hits[0].dense_rank == 1
+
+
+def test_an_exact_identifier_is_found_lexically(library):
+    _, _, reader = library
+
+    result = search("autovacuum_max_workers", user=reader)
+
+    assert paths(result)[0] == "vacuum.md"
+    assert result.hits[0].lexical_rank == 1
+
+
+def test_a_chinese_keyword_matches_inside_unspaced_text(library):
+    _, _, reader = library
+
+    result = search("连接池", user=reader)
+
+    assert paths(result)[0] == "pool.md"
+    assert result.hits[0].lexical_rank == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "salary bands",
+        "confidential",
+        "Engineers earn between 10 and 20 units",
+        "Salaries",
+        "salaries.md",
+        "2027",
+        "工资",
+    ],
+)
+def test_no_query_reaches_a_collection_the_user_may_not_read(library, query):
+    public, private, reader = library
+
+    mine = search(query, user=reader, k=50)
+    asked_for_it = search(query, user=reader, collection_ids=[private.pk], k=50)
+
+    assert "salaries.md" not in paths(mine)
+    assert asked_for_it.hits == []
+
+
+def test_an_admin_reads_everything_and_a_collection_filter_narrows(library, admin_user):
+    public, private, _ = library
+
+    everything = search("salary bands", user=admin_user)
+    only_public = search("salary bands", user=admin_user, collection_ids=[public.pk])
+
+    assert paths(everything)[0] == "salaries.md"
+    assert "salaries.md" not in paths(only_public)
+
+
+def test_a_question_the_documents_do_not_cover_is_flagged(library):
+    _, _, reader = library
+
+    covered = search("how do I back up a database to a file", user=reader)
+    uncovered = search("what is the best recipe for chocolate cake", user=reader)
+
+    assert not covered.low_confidence
+    assert uncovered.low_confidence
+
+
+def test_one_document_cannot_fill_every_slot(db):
+    manual = Collection.objects.create(name="Big", is_public=True)
+    long = "\n\n".join(
+        f"## Part {i}\n\nVacuum details number {i} about dead rows." for i in range(12)
+    )
+    ingest_text(manual, "long.md", "# Vacuum\n\n" + long)
+    ingest_text(manual, "short.md", VACUUM)
+
+    result = search("vacuum dead rows", user=None, collection_ids=[manual.pk], k=5, per_document=2)
+
+    assert paths(result).count("long.md") <= 2
+    assert "short.md" in paths(result)
+
+
+def make_hit(chunk_id: int, ordinal: int, tokens: int, document_id: int = 1) -> Hit:
+    return Hit(
+        chunk_id, document_id, ordinal, "T", "t.md", "", ordinal, ordinal, f"text {ordinal}", tokens
+    )
+
+
+def test_context_merges_neighbours_and_keeps_to_the_budget():
+    hits = [make_hit(1, 4, 100), make_hit(2, 5, 100), make_hit(3, 9, 100), make_hit(4, 1, 500, 2)]
+
+    chosen = context(hits, budget_tokens=350)
+
+    assert [h.chunk_id for h in chosen] == [1, 3]
+    assert chosen[0].text == "text 4\n\ntext 5"
+    assert (chosen[0].page_start, chosen[0].page_end) == (4, 5)
