@@ -82,7 +82,7 @@ def test_a_chinese_keyword_matches_inside_unspaced_text(library):
     ],
 )
 def test_no_query_reaches_a_collection_the_user_may_not_read(library, query):
-    public, private, reader = library
+    _, private, reader = library
 
     mine = search(query, user=reader, k=50)
     asked_for_it = search(query, user=reader, collection_ids=[private.pk], k=50)
@@ -92,7 +92,7 @@ def test_no_query_reaches_a_collection_the_user_may_not_read(library, query):
 
 
 def test_an_admin_reads_everything_and_a_collection_filter_narrows(library, admin_user):
-    public, private, _ = library
+    public, _, _ = library
 
     everything = search("salary bands", user=admin_user)
     only_public = search("salary bands", user=admin_user, collection_ids=[public.pk])
