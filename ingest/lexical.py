@@ -3,8 +3,9 @@
 Chinese, Japanese and Korean have no spaces, so the English parser sees a whole sentence as one
 word. We index their character bigrams in a `simple` configuration instead, and do the same to
 the query, so a two-character keyword matches inside unspaced text. Identifiers such as
-`max_connections` or `pg_stat_activity` are kept whole (the English parser splits and stems
-them) so an exact identifier outranks its parts.
+`max_connections` or `pg_stat_activity` are also indexed whole, glued into one token
+(`maxconnections`), because PostgreSQL's parser splits them at `_` and `.`: an exact identifier
+then outranks its parts.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def cjk_bigrams(text: str) -> list[str]:
 
 
 def identifiers(text: str) -> list[str]:
-    return [match.lower() for match in IDENTIFIER.findall(text)]
+    return [re.sub(r"[_.]", "", match.lower()) for match in IDENTIFIER.findall(text)]
 
 
 def extra_terms(text: str) -> str:

@@ -223,6 +223,24 @@ class Chunk(models.Model):
         return f"pp. {self.page_start}–{self.page_end}"
 
 
+class Lexeme(models.Model):
+    """How many chunks contain each lexeme: the IDF of BM25 ranking.
+
+    Kept exact by statement triggers on ingest_chunk (see migration 0003), so every way of
+    adding or deleting chunks, cascades included, updates it in the same transaction.
+    """
+
+    lexeme = models.TextField(primary_key=True)
+    df = models.IntegerField(default=0)
+
+
+class LexicalTotals(models.Model):
+    """One row: the number of chunks and their summed length, for BM25's length normalisation."""
+
+    chunks = models.BigIntegerField(default=0)
+    length = models.BigIntegerField(default=0)
+
+
 class EmbeddingSpace(models.Model):
     """The one vector space this deployment's chunks live in (a single row)."""
 

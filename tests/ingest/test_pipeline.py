@@ -154,3 +154,17 @@ def test_paths_inside_a_folder_stay_distinct(collection):
     assert {english.source_path, chinese.source_path} == {"en-US/intro.html", "zh-CN/intro.html"}
     assert english.version == chinese.version == 1
     assert pipeline.normalise_source_path("../../etc/passwd") == "etc/passwd"
+
+
+def test_lexeme_statistics_follow_every_insert_and_delete(collection):
+    from ingest.models import Lexeme, LexicalTotals
+
+    document = ingest(collection, "guide.md", GUIDE)
+    assert LexicalTotals.objects.get().chunks == 2
+    assert Lexeme.objects.get(lexeme="autovacuum").df == 2
+    assert Lexeme.objects.get(lexeme="autovacuummaxworkers").df == 1  # the glued identifier
+
+    document.delete()
+
+    assert LexicalTotals.objects.get().chunks == 0
+    assert Lexeme.objects.get(lexeme="autovacuum").df == 0
