@@ -233,12 +233,18 @@ class Lexeme(models.Model):
     lexeme = models.TextField(primary_key=True)
     df = models.IntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.lexeme} ({self.df})"
+
 
 class LexicalTotals(models.Model):
     """One row: the number of chunks and their summed length, for BM25's length normalisation."""
 
     chunks = models.BigIntegerField(default=0)
     length = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.chunks} chunks"
 
 
 class EmbeddingSpace(models.Model):

@@ -39,7 +39,7 @@ def test_a_document_becomes_ready_with_embedded_searchable_chunks(collection):
         where=["search_vector @@ websearch_to_tsquery('english', %s)"], params=["tuple"]
     )
     assert [c.ordinal for c in hits] == [0]
-    assert "autovacuum_max_workers" in chunks[1].search_extra
+    assert "autovacuummaxworkers" in chunks[1].search_extra
 
 
 def test_the_same_bytes_are_not_ingested_twice(collection):
