@@ -14,3 +14,24 @@ class SearchForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["collection"].queryset = Collection.objects.readable_by(user)
+
+
+class AskForm(forms.Form):
+    question = forms.CharField(max_length=4000, strip=True)
+    high_accuracy = forms.BooleanField(required=False)
+    collections = forms.ModelMultipleChoiceField(queryset=Collection.objects.none(), required=False)
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["collections"].queryset = Collection.objects.readable_by(user)
+
+
+class RenameForm(forms.Form):
+    title = forms.CharField(max_length=200, strip=True)
+
+
+class FeedbackForm(forms.Form):
+    helpful = forms.TypedChoiceField(
+        choices=[("1", "up"), ("0", "down")], coerce=lambda v: v == "1"
+    )
+    comment = forms.CharField(required=False, max_length=2000, strip=True)

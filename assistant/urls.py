@@ -7,6 +7,16 @@ from ingest import views as ingest_views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("chat/", views.chat_home, name="chat"),
+    path("chat/new", views.new_conversation, name="new_conversation"),
+    path("chat/<int:conversation_id>/", views.conversation, name="conversation"),
+    path("chat/<int:conversation_id>/ask", views.ask, name="ask"),
+    path("chat/<int:conversation_id>/rename", views.rename_conversation, name="rename"),
+    path("chat/<int:conversation_id>/delete", views.delete_conversation, name="delete"),
+    path("chat/messages/<int:message_id>/stream", views.stream, name="stream"),
+    path("chat/messages/<int:message_id>/stop", views.stop, name="stop"),
+    path("chat/messages/<int:message_id>/answer", views.answer_without_javascript, name="answer"),
+    path("chat/messages/<int:message_id>/feedback", views.feedback, name="feedback"),
     path("search/", views.search, name="search"),
     path("documents/<int:document_id>/", ingest_views.source, name="source"),
     path("documents/<int:document_id>/file", ingest_views.download, name="download"),

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
 
-from assistant.forms import SearchForm
+from assistant import chat
+from assistant.answers import Event, answer_events
+from assistant.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.highlight import highlight, snippet
+from assistant.models import Conversation, Feedback, Message
 from assistant.retrieval import search as retrieve
+from assistant.sse import event as sse_event
+from assistant.sse import with_keepalive
 from assistant.status import describe
 
 
@@ -34,3 +43,170 @@ def search(request: HttpRequest) -> TemplateResponse:
         template += "#results"
     context = {"form": form, "results": results, "query": query, "took": took}
     return TemplateResponse(request, template, context)
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    # Someone else's conversation is simply not found: no hint that it exists.
+    return get_object_or_404(Conversation.objects.owned_by(request.user), pk=conversation_id)
+
+
+def _message(request: HttpRequest, message_id: int) -> Message:
+    return get_object_or_404(
+        Message.objects.select_related("conversation"),
+        pk=message_id,
+        conversation__owner=request.user,
+        role=Message.Role.ASSISTANT,
+    )
+
+
+@login_required
+def chat_home(request: HttpRequest) -> HttpResponse:
+    latest = Conversation.objects.owned_by(request.user).first()
+    if latest is None:
+        latest = Conversation.objects.create(owner=request.user)
+    return redirect("conversation", latest.pk)
+
+
+@login_required
+def conversation(request: HttpRequest, conversation_id: int) -> TemplateResponse:
+    current = _conversation(request, conversation_id)
+    context = {
+        "conversation": current,
+        "conversations": Conversation.objects.owned_by(request.user)[:50],
+        "messages": current.messages.prefetch_related("citations", "feedback"),
+        "form": AskForm(
+            user=request.user, initial={"collections": list(current.collections.all())}
+        ),
+    }
+    return TemplateResponse(request, "assistant/chat.html", context)
+
+
+@login_required
+@require_POST
+def new_conversation(request: HttpRequest) -> HttpResponse:
+    return redirect("conversation", Conversation.objects.create(owner=request.user).pk)
+
+
+@login_required
+@require_POST
+def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    current = _conversation(request, conversation_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        current.title = form.cleaned_data["title"]
+        current.save(update_fields=["title", "updated_at"])
+    return redirect("conversation", current.pk)
+
+
+@login_required
+@require_POST
+def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    _conversation(request, conversation_id).delete()
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    current = _conversation(request, conversation_id)
+    form = AskForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return HttpResponse("Please write a question (at most 4,000 characters).", status=400)
+    reply = chat.ask(
+        conversation=current,
+        question=form.cleaned_data["question"],
+        high_accuracy=form.cleaned_data["high_accuracy"],
+        collections=form.cleaned_data["collections"],
+    )
+    if request.htmx:
+        messages = current.messages.filter(pk__gte=reply.pk - 1)
+        return TemplateResponse(
+            request,
+            "assistant/chat.html#new-messages",
+            {"messages": messages, "conversation": current},
+        )
+    return redirect("conversation", current.pk)
+
+
+async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse:
+    """The answer as server-sent events; a finished message replays as one final event."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    message = await sync_to_async(_message_for)(user, message_id)
+    response = StreamingHttpResponse(
+        with_keepalive(_sse(answer_events(message, user=user))),
+        content_type="text/event-stream",
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+def _message_for(user, message_id: int) -> Message:
+    try:
+        return Message.objects.select_related("conversation").get(
+            pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT
+        )
+    except Message.DoesNotExist:
+        raise Http404 from None
+
+
+async def _sse(events):
+    async for item in events:
+        yield await sync_to_async(render_event)(item)
+
+
+def render_event(item: Event) -> str:
+    if item.kind == "delta":
+        return sse_event("delta", render_to_string("assistant/_delta.html", {"text": item.data}))
+    if item.kind == "status":
+        label = Message.Status(item.data).label
+        return sse_event("status", label)
+    html = render_to_string("assistant/_message.html", {"message": item.data, "final": True})
+    return sse_event("done", html)
+
+
+@login_required
+@require_POST
+def stop(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _message(request, message_id)
+    Message.objects.filter(pk=message.pk).update(stop_requested=True)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def answer_without_javascript(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The no-JavaScript path: run the same pipeline to the end, then show the conversation."""
+    message = _message(request, message_id)
+
+    async def drain() -> None:
+        async for _ in answer_events(message, user=request.user):
+            pass
+
+    async_to_sync(drain)()
+    return redirect("conversation", message.conversation_id)
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _message(request, message_id)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        Feedback.objects.update_or_create(
+            message=message,
+            user=request.user,
+            defaults={
+                "helpful": form.cleaned_data["helpful"],
+                "comment": form.cleaned_data["comment"],
+            },
+        )
+    if request.htmx:
+        return TemplateResponse(
+            request,
+            "assistant/_message.html#feedback",
+            {"message": message, "vote": form.cleaned_data.get("helpful")},
+        )
+    return redirect("conversation", message.conversation_id)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,55 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
     yield worker
     worker.terminate()
     worker.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Iterator[str]:
+    """The app under uvicorn (a real ASGI server) on the test database, answering with the
+    real Qwen provider pointed at the stand-in."""
+    from tests.support.embedded_db_plugin import free_port
+
+    with django_db_blocker.unblock():
+        database_url = worker_database_url()
+    port = free_port()
+    env = os.environ | {
+        "DATABASE_URL": database_url,
+        "ANSWER_PROVIDER": "qwen",
+        "QWEN_API_KEY": "sk-test-not-a-real-key",
+        "QWEN_BASE_URL": standin_server.base_url,
+        "LLM_TIMEOUT_S": "1.5",
+        "LLM_MAX_ATTEMPTS": "2",
+        "LLM_BACKOFF_BASE_S": "0.01",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "assistant.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    import httpx
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            httpx.get(f"{url}/api/v1/health", timeout=2)
+            break
+        except httpx.HTTPError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("uvicorn did not start")
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=20)

@@ -42,15 +42,20 @@ BEGIN
         INSERT INTO ingest_lexeme (lexeme, df)
         SELECT u.lexeme, count(*) FROM new_rows c, unnest(c.search_vector) u GROUP BY u.lexeme
         ON CONFLICT (lexeme) DO UPDATE SET df = ingest_lexeme.df + EXCLUDED.df;
-        UPDATE ingest_lexicaltotals SET chunks = chunks + (SELECT count(*) FROM new_rows),
-            length = length + (SELECT coalesce(sum(length(search_vector)), 0) FROM new_rows);
+        INSERT INTO ingest_lexicaltotals (id, chunks, length)
+        SELECT 1, count(*), coalesce(sum(length(search_vector)), 0) FROM new_rows
+        ON CONFLICT (id) DO UPDATE SET chunks = ingest_lexicaltotals.chunks + EXCLUDED.chunks,
+            length = ingest_lexicaltotals.length + EXCLUDED.length;
     ELSE
+        -- A flushed test database may have lost the rows: deltas then start from zero.
         UPDATE ingest_lexeme l SET df = l.df - x.n
         FROM (SELECT u.lexeme, count(*) AS n FROM old_rows c, unnest(c.search_vector) u
               GROUP BY u.lexeme) x
         WHERE l.lexeme = x.lexeme;
-        UPDATE ingest_lexicaltotals SET chunks = chunks - (SELECT count(*) FROM old_rows),
-            length = length - (SELECT coalesce(sum(length(search_vector)), 0) FROM old_rows);
+        INSERT INTO ingest_lexicaltotals (id, chunks, length)
+        SELECT 1, -count(*), -coalesce(sum(length(search_vector)), 0) FROM old_rows
+        ON CONFLICT (id) DO UPDATE SET chunks = ingest_lexicaltotals.chunks + EXCLUDED.chunks,
+            length = ingest_lexicaltotals.length + EXCLUDED.length;
     END IF;
     RETURN NULL;
 END $$;

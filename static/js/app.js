@@ -32,3 +32,17 @@ document.addEventListener("keydown", (event) => {
     if (next < 0) search.focus(); else links[Math.min(next, links.length - 1)].focus();
   }
 });
+
+// The composer: Enter sends, Shift+Enter breaks the line.
+document.addEventListener("keydown", (event) => {
+  const box = event.target;
+  if (box.name !== "question" || event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  if (box.value.trim()) box.form.requestSubmit();
+});
+
+// Keep the newest text in view while an answer streams.
+document.addEventListener("htmx:sseMessage", () => {
+  const thread = document.getElementById("thread");
+  if (thread) thread.lastElementChild?.scrollIntoView({ block: "end" });
+});

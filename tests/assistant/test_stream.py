@@ -1,0 +1,319 @@
+"""The chat pipeline over a live ASGI server, answering with the real Qwen provider pointed at
+the scripted stand-in."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import httpx
+import pytest
+
+from assistant import chat
+from assistant.models import Conversation, LlmCall, Message
+from ingest.models import Collection
+from tests.support.documents import ingest_text
+from tests.support.qwen_standin import Reply
+from tests.support.sse import read_events, session_cookies, stream_all
+
+GUIDE = """# Quotas
+
+Each person may ask 200 questions a day. Administrators can raise the limit for a group.
+
+# Uploads
+
+Files up to 50 MB are accepted. Scanned PDFs need OCR first.
+"""
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def person(django_user_model):
+    collection = Collection.objects.create(name="Guide", is_public=True)
+    ingest_text(collection, "guide.md", GUIDE)
+    return django_user_model.objects.create_user("ann", password="pw-ann-123456")
+
+
+def ask(user, question: str = "How many questions may I ask each day?", **kwargs) -> Message:
+    conversation = Conversation.objects.create(owner=user)
+    return chat.ask(conversation=conversation, question=question, high_accuracy=False, **kwargs)
+
+
+def stream(live_server_url: str, user, message: Message) -> list:
+    return stream_all(f"{live_server_url}/chat/messages/{message.pk}/stream", session_cookies(user))
+
+
+def test_deltas_arrive_in_order_and_the_answer_is_stored(live_server_url, standin, person):
+    standin.script(
+        Reply(
+            chunks=["Each ", "person ", "may ", "ask ", "200 ", "a day ", "[1]."], prompt_tokens=321
+        )
+    )
+    message = ask(person)
+
+    events = stream(live_server_url, person, message)
+
+    names = [e.name for e in events]
+    assert names[:2] == ["status", "status"]
+    assert [e.data for e in events if e.name == "status"] == ["Searching…", "Writing…"]
+    assert [e.data for e in events if e.name == "delta"] == [
+        "Each ",
+        "person ",
+        "may ",
+        "ask ",
+        "200 ",
+        "a day ",
+        "[1].",
+    ]
+    assert names[-1] == "done"
+    assert 'class="cite"' in events[-1].data
+    message.refresh_from_db()
+    assert message.status == Message.Status.SUCCEEDED
+    assert message.text == "Each person may ask 200 a day [1]."
+    assert (message.prompt_tokens, message.completion_tokens) == (321, 7)
+    assert message.first_token_ms is not None and message.total_ms >= message.first_token_ms
+    assert message.citations.get(n=1).source_path == "guide.md"
+    call = LlmCall.objects.get(message=message)
+    assert (call.model, call.prompt_tokens, call.outcome) == ("qwen-plus", 321, "ok")
+    assert call.cost_usd > 0
+    sent = standin.chat_requests()[0]
+    assert sent["max_tokens"] > 0 and sent["stream_options"] == {"include_usage": True}
+
+
+def test_a_finished_message_replays_as_its_stored_answer(live_server_url, standin, person):
+    message = ask(person)
+    stream(live_server_url, person, message)
+
+    again = stream(live_server_url, person, message)
+
+    assert [e.name for e in again] == ["done"]
+    assert "The documents say so" in again[0].data
+    assert len(standin.chat_requests()) == 1
+
+
+def test_429_then_success(live_server_url, standin, person):
+    standin.script(Reply(status=429, retry_after=0.2), Reply(text="Two hundred [1]."))
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert (message.status, message.text) == ("succeeded", "Two hundred [1].")
+    assert len(standin.chat_requests()) == 2
+
+
+def test_persistent_500s_fall_back_to_the_next_model(live_server_url, standin, person):
+    standin.script(Reply(status=500), Reply(status=500), Reply(text="From turbo [1]."))
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert (message.status, message.model) == ("succeeded", "qwen-turbo")
+    assert [r["model"] for r in standin.chat_requests()] == ["qwen-plus", "qwen-plus", "qwen-turbo"]
+
+
+def test_timeouts_everywhere_end_in_the_extractive_answer_with_a_notice(
+    live_server_url, standin, person
+):
+    standin.script(*[Reply(hang_s=3)] * 4)
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.status == "succeeded"
+    assert message.provider == "extractive"
+    assert "not responding" in message.notice and "offline mode" in message.notice
+    assert "200 questions a day" in message.text
+    assert LlmCall.objects.filter(message=message, outcome="error").exists()
+
+
+def test_a_stream_broken_after_the_first_token_fails_and_keeps_the_partial_text(
+    live_server_url, standin, person
+):
+    standin.script(Reply(chunks=["Each ", "person ", "may"], break_after=2))
+    message = ask(person)
+
+    events = stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.text == "Each person "
+    assert message.error == "The answer was cut off by the answer service. Please ask again."
+    assert "cut off" in events[-1].data
+    assert len(standin.chat_requests()) == 1, "no retry after the first token"
+
+
+def test_401_is_not_retried_and_the_user_gets_quotes_with_a_plain_notice(
+    live_server_url, standin, person
+):
+    standin.script(Reply(status=401))
+    message = ask(person)
+
+    events = stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert len(standin.chat_requests()) == 1
+    assert "An administrator has been told" in message.notice
+    assert "sk-test" not in events[-1].data and "Traceback" not in events[-1].data
+    assert message.provider == "extractive"
+
+
+def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
+    standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.1))
+    message = ask(person)
+    cookies = session_cookies(person)
+    seen = []
+
+    def press_stop_after_the_first_word():
+        while not seen:
+            time.sleep(0.05)
+        client = httpx.Client(base_url=live_server_url, cookies=cookies)
+        page = client.get(f"/chat/{message.conversation_id}/")
+        token = client.cookies.get("csrftoken") or page.cookies.get("csrftoken")
+        client.post(f"/chat/messages/{message.pk}/stop", headers={"X-CSRFToken": token})
+
+    threading.Thread(target=press_stop_after_the_first_word, daemon=True).start()
+    with httpx.stream(
+        "GET", f"{live_server_url}/chat/messages/{message.pk}/stream", cookies=cookies, timeout=30
+    ) as response:
+        events = []
+        for event in read_events(response):
+            events.append(event)
+            if event.name == "delta":
+                seen.append(event)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.CANCELLED
+    assert 0 < len(message.text.split()) < 100
+    assert events[-1].name == "done" and "Stopped" in events[-1].data
+    deadline = time.monotonic() + 5
+    while standin.disconnects == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert standin.disconnects == 1, "the stand-in saw the upstream request closed"
+    assert LlmCall.objects.get(message=message).outcome == "cancelled"
+
+
+def test_a_closed_tab_cancels_the_answer_and_the_upstream_request(live_server_url, standin, person):
+    standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.1))
+    message = ask(person)
+
+    with httpx.stream(
+        "GET",
+        f"{live_server_url}/chat/messages/{message.pk}/stream",
+        cookies=session_cookies(person),
+        timeout=30,
+    ) as response:
+        for event in read_events(response):
+            if event.name == "delta":
+                break  # the browser goes away
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        message.refresh_from_db()
+        if message.is_finished and standin.disconnects:
+            break
+        time.sleep(0.1)
+    assert message.status == Message.Status.CANCELLED
+    assert message.text.startswith("word0")
+    assert standin.disconnects == 1
+
+
+def test_unknown_citation_markers_are_dropped_and_counted(live_server_url, standin, person):
+    standin.script(Reply(text="Two hundred a day [1], see also [7]."))
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.text == "Two hundred a day [1], see also ."
+    assert message.unknown_markers == 1
+    assert "[7]" not in message.html
+
+
+def test_xss_in_a_document_and_in_a_model_reply_comes_out_inert(live_server_url, standin, person):
+    evil = Collection.objects.get(name="Guide")
+    ingest_text(
+        evil,
+        "evil.html",
+        "<h1>Quota policy</h1><p>Limit: 200 a day.</p>"
+        "<script>alert('doc')</script><p onclick=\"alert(1)\">Click</p>",
+    )
+    standin.script(
+        Reply(
+            text='Limit [1] <img src=x onerror="alert(1)"> <script>alert(2)</script> '
+            '[link](javascript:alert(3)) <a href="javascript:alert(4)">x</a>'
+        )
+    )
+    message = ask(person, "What is the quota policy limit?")
+
+    events = stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    for html in (message.html, events[-1].data, "".join(e.data for e in events)):
+        assert "<script" not in html and "<img" not in html
+        # Whatever remains of the payloads is text, never inside a tag.
+        assert not re.search(r"<[^>]*(\son\w+\s*=|javascript:)", html, re.IGNORECASE)
+    assert "&lt;script&gt;" in message.html
+
+
+def test_another_users_conversation_is_unreachable(
+    live_server_url, client, person, django_user_model
+):
+    message = ask(person)
+    intruder = django_user_model.objects.create_user("eve", password="pw-eve-123456")
+    client.force_login(intruder)
+    cookies = session_cookies(intruder)
+
+    responses = [
+        client.get(f"/chat/{message.conversation_id}/"),
+        client.post(f"/chat/{message.conversation_id}/ask", {"question": "hi"}),
+        client.post(f"/chat/messages/{message.pk}/feedback", {"helpful": "1"}),
+        client.post(f"/chat/messages/{message.pk}/stop"),
+        client.post(f"/chat/{message.conversation_id}/delete"),
+    ]
+    streamed = httpx.get(f"{live_server_url}/chat/messages/{message.pk}/stream", cookies=cookies)
+
+    assert [r.status_code for r in responses] == [404] * 5
+    assert streamed.status_code == 404
+    assert Conversation.objects.filter(pk=message.conversation_id).exists()
+
+
+def test_the_answer_cache_hits_and_respects_access(
+    live_server_url, standin, person, django_user_model
+):
+    first = ask(person)
+    stream(live_server_url, person, first)
+    second = ask(person, "how many questions may I ask each day")
+
+    stream(live_server_url, person, second)
+
+    second.refresh_from_db()
+    assert second.cached and second.text == "The documents say so [1]."
+    assert len(standin.chat_requests()) == 1
+    # Someone who reads other passages gets another retrieval, hence no shared answer.
+    private = Collection.objects.create(name="Private")
+    ingest_text(private, "quota-exec.md", "# Quotas\n\nExecutives may ask 900 questions a day.")
+    boss = django_user_model.objects.create_user("boss", password="pw-boss-123456")
+    private.reader_users.add(boss)
+    third = ask(boss)
+    stream(live_server_url, boss, third)
+    third.refresh_from_db()
+    assert not third.cached
+    assert len(standin.chat_requests()) == 2
+
+
+def test_a_question_the_documents_do_not_cover_makes_no_model_call(
+    live_server_url, standin, person
+):
+    message = ask(person, "What is the best recipe for chocolate cake?")
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.content_gap
+    assert "don't seem to cover this" in message.text
+    assert standin.chat_requests() == []
