@@ -7,14 +7,18 @@ PORT ?= 8000
 LOCAL_GGUF ?=
 export PORT LOCAL_GGUF
 
-.PHONY: run test install lint format clean
+.PHONY: run test install lint format clean chromium
 
 run: $(VENV)/.installed-app $(if $(LOCAL_GGUF),$(VENV)/.installed-local)
 	$(PY) manage.py run
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
+
+# Browser tests drive Debian's Chromium (no browser downloads); installed once, as root.
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 install: $(VENV)/.installed-app
 

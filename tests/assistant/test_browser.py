@@ -1,0 +1,116 @@
+"""A person in headless Chromium (Debian's, driven by Playwright): ask, watch the answer stream,
+follow a citation to the highlighted passage, and stop an answer. Screenshots go to
+test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from assistant.models import Message
+from ingest.models import Collection
+from tests.support.documents import ingest_text
+from tests.support.qwen_standin import Reply
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+GUIDE = """# Quotas
+
+Each person may ask 200 questions a day. Administrators can raise the limit for a group.
+"""
+
+
+@contextmanager
+def chromium():
+    """Playwright runs an event loop in this thread: touch the ORM only outside this block."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
+    live_server_url, standin, django_user_model
+):
+    ingest_text(Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE)
+    django_user_model.objects.create_user("ann", password="pw-ann-123456")
+    standin.script(
+        Reply(
+            chunks=["Each ", "person ", "may ", "ask ", "**200** ", "questions ", "a day ", "[1]."],
+            chunk_delay_s=0.25,
+        ),
+        # The follow-up is first rewritten into a standalone question by the fast model.
+        Reply(text="Can administrators raise the daily question limit for a group?"),
+        Reply(chunks=[f"word{i} " for i in range(200)], chunk_delay_s=0.1),
+    )
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.goto(f"{live_server_url}/chat/")
+        page.fill("#id_username", "ann")
+        page.fill("#id_password", "pw-ann-123456")
+        page.click("button[type=submit]")
+        page.wait_for_url("**/chat/*/")
+
+        page.fill("textarea[name=question]", "How many questions may I ask per day?")
+        page.keyboard.press("Enter")
+        live = page.locator(".answer.live")
+        live.wait_for()
+        page.wait_for_function(
+            "() => { const a = document.querySelector('.answer.live');"
+            " return a && a.textContent.includes('person') && !a.textContent.includes('[1]'); }"
+        )
+        page.screenshot(path=ARTIFACTS / "1-streaming.png")
+        streaming_text = live.text_content()
+        citation = page.locator("a.cite").first
+        citation.wait_for(timeout=15000)
+        page.screenshot(path=ARTIFACTS / "2-answered.png")
+        final_text = page.locator(".message.assistant .answer").first.text_content()
+
+        citation.click()
+        page.wait_for_url("**/documents/**")
+        focused = page.locator(".chunk.focus")
+        focused.wait_for()
+        page.screenshot(path=ARTIFACTS / "3-source.png")
+        source_text = focused.text_content()
+
+        page.go_back()
+        page.fill("textarea[name=question]", "Can administrators raise the limit for a group?")
+
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "() => { const a = document.querySelector('.answer.live');"
+            " return a && a.textContent.includes('word3'); }"
+        )
+        page.click(".message.streaming .stop button")
+        page.locator(".message.status-cancelled").wait_for(timeout=15000)
+        page.screenshot(path=ARTIFACTS / "4-stopped.png")
+        stopped_notice = page.locator(".message.status-cancelled .notice").text_content()
+        page.close()
+
+    assert "person" in streaming_text and "[1]" not in streaming_text
+    assert "Each person may ask 200 questions a day [1]." in final_text
+    assert "200 questions a day" in source_text
+    assert stopped_notice == "Stopped before the end."
+    stopped = Message.objects.filter(role="assistant").order_by("pk").last()
+    assert stopped.status == Message.Status.CANCELLED
+    assert len(stopped.text.split()) < 200
