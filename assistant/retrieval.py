@@ -16,7 +16,7 @@ from django.db import connection
 
 from ingest import embedding_space
 from ingest.embedders import get_embedder
-from ingest.lexical import cjk_bigrams, identifiers
+from ingest.lexical import CJK, cjk_bigrams, identifiers
 from ingest.models import Collection
 
 log = logging.getLogger(__name__)
@@ -25,9 +25,13 @@ log = logging.getLogger(__name__)
 RRF_K = 10
 CANDIDATES = 60
 PER_DOCUMENT = 2
-# Below these, the question is probably not covered by the documents (calibrated on bench/).
-MIN_SIMILARITY = 0.32
-STRONG_SIMILARITY = 0.45
+# Share of the question's IDF weight found in its top passages, below which the documents
+# probably do not cover it (calibrated on bench/questions: an unanswerable question names
+# things the corpus lacks or mentions only in passing).
+MIN_COVERAGE = 0.30
+# A passage this close in meaning is trusted whatever the keywords say (short or CJK queries).
+TRUSTED_SIMILARITY = 0.50
+MIN_SIMILARITY = 0.20
 
 
 @dataclass
@@ -64,15 +68,16 @@ class Retrieval:
     best_similarity: float
     lexical_matches: int
     timings: dict[str, float]
+    coverage: float = 0.0
 
     @property
     def low_confidence(self) -> bool:
         """True when the documents probably do not cover the question."""
         if not self.hits:
             return True
-        if self.best_similarity >= STRONG_SIMILARITY:
-            return False
-        return self.best_similarity < MIN_SIMILARITY or self.lexical_matches == 0
+        if self.best_similarity < MIN_SIMILARITY:
+            return True
+        return self.coverage < MIN_COVERAGE and self.best_similarity < TRUSTED_SIMILARITY
 
     def documents(self) -> list[int]:
         """Distinct documents in rank order."""
@@ -88,6 +93,12 @@ def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[st
 
 def vector_literal(vector: list[float]) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
+def english_text(text: str) -> str:
+    """The query for the English configuration: CJK runs would become one useless long word;
+    they are matched through their bigrams instead."""
+    return CJK.sub(" ", text)
 
 
 def lexical_terms(text: str) -> list[str]:
@@ -197,6 +208,7 @@ def search(
         hit.similarity = similarity.get(hit.chunk_id)
     chosen = diversify(by_document(hits), k=k, per_document=per_document)
     timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
+    covered = coverage(query, [hit.chunk_id for hit in chosen[:3]])
     timings["total_ms"] = (time.perf_counter() - started) * 1000
     return Retrieval(
         query=query,
@@ -204,7 +216,33 @@ def search(
         best_similarity=max(similarity.values(), default=0.0),
         lexical_matches=len(lexical),
         timings=timings,
+        coverage=covered,
     )
+
+
+COVERAGE_SQL = """
+WITH q AS (
+    SELECT unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme
+    UNION SELECT unnest(%s::text[])
+), totals AS (SELECT greatest(chunks, 1) AS n FROM ingest_lexicaltotals LIMIT 1)
+SELECT coalesce(sum(w.idf) FILTER (WHERE w.found) / nullif(sum(w.idf), 0), 0)
+FROM (
+    SELECT ln(1 + (totals.n - coalesce(l.df, 0) + 0.5) / (coalesce(l.df, 0) + 0.5)) AS idf,
+           EXISTS (SELECT 1 FROM ingest_chunk c WHERE c.id = ANY(%s)
+                   AND c.search_vector @@ quote_literal(q.lexeme)::tsquery) AS found
+    FROM q CROSS JOIN totals LEFT JOIN ingest_lexeme l USING (lexeme)
+) w
+"""
+
+
+def coverage(query: str, chunk_ids: list[int]) -> float:
+    """The share of the question's IDF weight that its top passages contain. A word the corpus
+    never uses weighs most, so a question about something absent scores low."""
+    if not chunk_ids:
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute(COVERAGE_SQL, [english_text(query), lexical_terms(query), chunk_ids])
+        return float(cursor.fetchone()[0] or 0.0)
 
 
 def _load(chunk_ids: list[int]) -> list[Hit]:
