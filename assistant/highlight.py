@@ -7,40 +7,13 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from ingest.lexical import CJK
+from ingest.lexical import CJK, STOP_WORDS
 
 _WORD = re.compile(r"[A-Za-z0-9_]{2,}")
-_STOP = {
-    "the",
-    "and",
-    "for",
-    "how",
-    "what",
-    "when",
-    "where",
-    "which",
-    "who",
-    "why",
-    "with",
-    "does",
-    "can",
-    "are",
-    "is",
-    "do",
-    "to",
-    "of",
-    "in",
-    "on",
-    "my",
-    "it",
-    "an",
-    "or",
-    "be",
-}
 
 
 def terms(query: str) -> list[str]:
-    words = [w for w in _WORD.findall(query.lower()) if w not in _STOP]
+    words = [w for w in _WORD.findall(query.lower()) if w not in STOP_WORDS]
     cjk = [run for run in CJK.findall(query)]
     grams = [run[i : i + 2] for run in cjk if len(run) > 2 for i in range(len(run) - 1)]
     return list(dict.fromkeys([*words, *cjk, *grams]))

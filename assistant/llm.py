@@ -23,6 +23,7 @@ import openai
 from django.conf import settings
 
 from assistant.prompts import AnswerRequest, Passage, build_messages
+from ingest.lexical import STOP_WORDS
 
 log = logging.getLogger(__name__)
 
@@ -262,48 +263,11 @@ def _async_client(
 _WORD = re.compile(r"[A-Za-z0-9_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]+")
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
-_STOP = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-    }
-)
 
 
 def terms(text: str) -> set[str]:
     """Lower-cased words, plus character bigrams for Chinese, Japanese and Korean runs."""
-    found = {word for word in _WORD.findall(text.lower()) if word not in _STOP}
+    found = {word for word in _WORD.findall(text.lower()) if word not in STOP_WORDS}
     for run in _CJK.findall(text):
         found.update(run[i : i + 2] for i in range(max(len(run) - 1, 1)))
     return found

@@ -16,7 +16,7 @@ from django.db import connection
 
 from ingest import embedding_space
 from ingest.embedders import get_embedder
-from ingest.lexical import CJK, cjk_bigrams, identifiers
+from ingest.lexical import CJK, cjk_bigrams, format_pages, identifiers
 from ingest.models import Collection
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,7 @@ class Hit:
 
     @property
     def pages(self) -> str:
-        if self.page_start is None:
-            return ""
-        if self.page_end in (None, self.page_start):
-            return f"p. {self.page_start}"
-        return f"pp. {self.page_start}–{self.page_end}"
+        return format_pages(self.page_start, self.page_end)
 
 
 @dataclass

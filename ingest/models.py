@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
+from ingest.lexical import format_pages
+
 
 class CollectionQuerySet(models.QuerySet):
     def readable_by(self, user) -> CollectionQuerySet:
@@ -216,11 +218,7 @@ class Chunk(models.Model):
 
     @property
     def pages(self) -> str:
-        if self.page_start is None:
-            return ""
-        if self.page_end in (None, self.page_start):
-            return f"p. {self.page_start}"
-        return f"pp. {self.page_start}–{self.page_end}"
+        return format_pages(self.page_start, self.page_end)
 
 
 class Lexeme(models.Model):
