@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from assistant.llm import ChatProvider, Finished, stream_answer
+from assistant.management.commands.run import gguf_server_env
 from assistant.prompts import AnswerRequest, Passage
 from tests.assistant.test_llm import collect
 from tests.support.embedded_db_plugin import free_port
@@ -46,8 +47,9 @@ def gguf_server(tmp_path_factory) -> Iterator[str]:
             "--n_ctx",
             "2048",
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env=gguf_server_env(),
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 300

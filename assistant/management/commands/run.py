@@ -137,8 +137,14 @@ def start_gguf_server(model: str, port: int) -> subprocess.Popen:
             "--n_ctx",
             "4096",
         ],
-        os.environ.copy(),
+        gguf_server_env(),
     )
+
+
+def gguf_server_env() -> dict[str, str]:
+    """llama.cpp's server reads its settings from the environment too: our PORT or HOST (meant
+    for the web app) would override its command line."""
+    return {k: v for k, v in os.environ.items() if k.upper() not in {"PORT", "HOST", "MODEL"}}
 
 
 def wait_for(
