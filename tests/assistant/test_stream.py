@@ -317,3 +317,19 @@ def test_a_question_the_documents_do_not_cover_makes_no_model_call(
     assert message.content_gap
     assert "don't seem to cover this" in message.text
     assert standin.chat_requests() == []
+
+
+def test_thumbs_down_answers_are_listed_for_admins(client, admin_client, person):
+    message = ask(person)
+    Message.objects.filter(pk=message.pk).update(status="succeeded", text="Wrong answer [1].")
+    client.force_login(person)
+
+    client.post(
+        f"/chat/messages/{message.pk}/feedback",
+        {"helpful": "0", "comment": "It cites the wrong page"},
+    )
+    page = admin_client.get("/admin/assistant/feedback/?helpful__exact=0").content.decode()
+
+    assert "It cites the wrong page" in page
+    assert "How many questions may I ask each day?" in page
+    assert "Wrong answer" in page
