@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.llm import ChatProvider, Finished, stream_answer
-from assistant.management.commands.run import gguf_server_env
+from assistant.management.commands.run import start_gguf_server
 from assistant.prompts import AnswerRequest, Passage
 from tests.assistant.test_llm import collect
 from tests.support.embedded_db_plugin import free_port
@@ -31,26 +29,7 @@ def gguf_server(tmp_path_factory) -> Iterator[str]:
     model = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     port = free_port()
     log = tmp_path_factory.mktemp("gguf") / "server.log"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(model),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_threads",
-            str(os.cpu_count() or 2),
-            "--n_ctx",
-            "2048",
-        ],
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        env=gguf_server_env(),
-    )
+    server = start_gguf_server(str(model), port, stdout=log.open("w"), stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 300
     while True:

@@ -113,12 +113,13 @@ def _install_signal_handlers() -> threading.Event:
     return stop
 
 
-def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
+def _spawn(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     # Own session: Ctrl-C reaches only us, and we stop the children in order.
-    return subprocess.Popen(argv, env=env, start_new_session=True)
+    return subprocess.Popen(argv, env=env, start_new_session=True, **kwargs)
 
 
-def start_gguf_server(model: str, port: int) -> subprocess.Popen:
+def start_gguf_server(model: str, port: int, **kwargs) -> subprocess.Popen:
+    """llama.cpp's OpenAI-compatible server for one GGUF file (`kwargs` go to Popen)."""
     if not Path(model).is_file():
         raise CommandError(f"LOCAL_GGUF={model} is not a file.")
     return _spawn(
@@ -138,6 +139,7 @@ def start_gguf_server(model: str, port: int) -> subprocess.Popen:
             "4096",
         ],
         gguf_server_env(),
+        **kwargs,
     )
 
 
