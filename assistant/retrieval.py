@@ -16,6 +16,7 @@ from django.db import connection
 
 from ingest import embedding_space
 from ingest.embedders import get_embedder
+from ingest.embedding_space import vector_literal
 from ingest.lexical import CJK, cjk_bigrams, format_pages, identifiers
 from ingest.models import Collection
 
@@ -85,10 +86,6 @@ def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[st
     if collection_ids is not None:
         allowed = allowed.filter(pk__in=collection_ids)
     return allowed.order_by().values("pk").query.sql_with_params()
-
-
-def vector_literal(vector: list[float]) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
 def english_text(text: str) -> str:

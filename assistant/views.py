@@ -51,12 +51,7 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
 
 
 def _message(request: HttpRequest, message_id: int) -> Message:
-    return get_object_or_404(
-        Message.objects.select_related("conversation"),
-        pk=message_id,
-        conversation__owner=request.user,
-        role=Message.Role.ASSISTANT,
-    )
+    return _message_for(request.user, message_id)
 
 
 @login_required

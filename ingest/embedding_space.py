@@ -17,6 +17,11 @@ INDEX_SQL = (
 )
 
 
+def vector_literal(vector: list[float]) -> str:
+    """pgvector's text form, for raw SQL."""
+    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+
+
 def recorded() -> EmbeddingSpace | None:
     return EmbeddingSpace.objects.order_by("pk").first()
 

@@ -10,14 +10,11 @@ from django.db import connection, transaction
 from ingest import embedding_space
 from ingest.chunking import Draft
 from ingest.embedders import get_embedder
+from ingest.embedding_space import vector_literal
 from ingest.models import Chunk
 from ingest.pipeline import embedding_text
 
 BATCH = 64
-
-
-def vector_literal(vector: list[float]) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
 
 
 class Command(BaseCommand):
