@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from assistant.models import Conversation, Feedback, LlmCall, Message
+from assistant.models import ApiToken, Conversation, Feedback, LlmCall, Message, QuotaOverride
 
 
 @admin.register(Feedback)
@@ -73,7 +73,7 @@ class LlmCallAdmin(admin.ModelAdmin):
         "total_ms",
         "outcome",
     ]
-    list_filter = ["outcome", "kind", "provider", "model"]
+    list_filter = ["outcome", "kind", "cached", "fallback", "provider", "model"]
     readonly_fields = [f.name for f in LlmCall._meta.fields]
 
     def has_add_permission(self, request):
@@ -81,3 +81,31 @@ class LlmCallAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Conversation)
+
+
+@admin.register(QuotaOverride)
+class QuotaOverrideAdmin(admin.ModelAdmin):
+    """Quotas for one user or one group; a blank field keeps the default, 0 means no limit."""
+
+    list_display = ["__str__", "questions_per_day", "tokens_per_day", "cost_per_month_usd"]
+    autocomplete_fields = ["user"]
+    fieldsets = [
+        (None, {"fields": ["user", "group"], "description": "Choose a user or a group."}),
+        (
+            "Limits (blank: the default from settings; 0: no limit)",
+            {"fields": ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]},
+        ),
+    ]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created by their owners; an admin can see them and revoke them."""
+
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at"]
+    exclude = ["digest"]
+
+    def has_add_permission(self, request):
+        return False

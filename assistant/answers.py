@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.urls import reverse
 
+from assistant import quotas
 from assistant.highlight import snippet
 from assistant.llm import (
     ChatProvider,
@@ -39,6 +40,7 @@ from assistant.models import Citation, LlmCall, Message
 from assistant.prompts import AnswerRequest, Passage, build_messages
 from assistant.rendering import Source, drop_unknown_markers, render, used_markers
 from assistant.retrieval import Hit, context, search
+from assistant.usage import call_row, embedding_row
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +114,9 @@ class _Run:
         found = await sync_to_async(search)(
             standalone, user=self.user, collection_ids=collection_ids, k=8
         )
+        await embedding_row(
+            self.user, [standalone], found.timings["embed_ms"], message=message
+        ).asave()
         self.hits = context(found.hits)
         if found.low_confidence:
             self.text = [NOT_COVERED]
@@ -174,7 +179,7 @@ class _Run:
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)
-            await _record_call(
+            await call_row(
                 self.user,
                 message,
                 provider.name,
@@ -183,7 +188,7 @@ class _Run:
                 None,
                 self._elapsed_ms(),
                 outcome="error",
-            )
+            ).asave()
             message.notice = (
                 f"{error.user_message} Meanwhile, here are quotes from the most "
                 "relevant passages (offline mode)."
@@ -202,6 +207,7 @@ class _Run:
                 model=finished.model,
                 usage=finished.usage,
                 first_token_s=finished.first_token_s,
+                fallback=(finished.provider, finished.model) != (provider.name, model),
             ),
         )
 
@@ -270,7 +276,7 @@ class _Run:
             log.warning("follow-up rewrite failed: %s", error)
             return question
         usage = normalise_usage(response.usage)
-        await _record_call(
+        await call_row(
             self.user,
             self.message,
             provider.name,
@@ -279,7 +285,7 @@ class _Run:
             None,
             int((time.monotonic() - started) * 1000),
             kind=LlmCall.Kind.REWRITE,
-        )
+        ).asave()
         rewritten = (response.choices[0].message.content or "").strip()
         return rewritten or question
 
@@ -300,6 +306,7 @@ class _Run:
         status: str = Message.Status.SUCCEEDED,
         cited: bool = True,
         outcome: str = "ok",
+        fallback: bool = False,
     ) -> Message:
         message = self.message
         await self._set_status(Message.Status.FINALIZING)
@@ -322,8 +329,8 @@ class _Run:
         message.html = render(text, sources)
         await sync_to_async(_save_citations)(message, self.hits, used if cited else set())
         await message.asave()
-        if provider_name not in {"none"} and not message.cached:
-            await _record_call(
+        if provider_name != "none":
+            await call_row(
                 self.user,
                 message,
                 provider_name,
@@ -332,7 +339,10 @@ class _Run:
                 message.first_token_ms,
                 message.total_ms,
                 outcome=outcome,
-            )
+                cached=message.cached,
+                fallback=fallback,
+            ).asave()
+        await sync_to_async(quotas.settle)(message)
         self.done = True
         return message
 
@@ -351,7 +361,7 @@ class _Run:
         await message.asave()
         if self.text:
             usage = estimate_usage([{"content": message.standalone_question}], self.text)
-            await _record_call(
+            await call_row(
                 self.user,
                 message,
                 message.provider or "unknown",
@@ -360,7 +370,8 @@ class _Run:
                 message.first_token_ms,
                 message.total_ms,
                 outcome="cancelled",
-            )
+            ).asave()
+        await sync_to_async(quotas.settle)(message)
 
 
 def source_url(hit: Hit) -> str:
@@ -407,33 +418,4 @@ def _save_citations(message: Message, hits: list[Hit], used: set[int]) -> None:
             used=n in used or not used,
         )
         for n, hit in enumerate(hits, start=1)
-    )
-
-
-async def _record_call(
-    user,
-    message,
-    provider: str,
-    model: str,
-    usage: Usage,
-    first_token_ms: int | None,
-    total_ms: int | None,
-    *,
-    outcome: str = "ok",
-    kind: str = LlmCall.Kind.ANSWER,
-) -> None:
-    await LlmCall.objects.acreate(
-        user=user,
-        message=message,
-        kind=kind,
-        provider=provider,
-        model=model,
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens,
-        estimated=usage.estimated,
-        cost_usd=Decimal(str(round(cost_usd(model, usage), 6))),
-        first_token_ms=first_token_ms,
-        total_ms=total_ms,
-        outcome=outcome,
     )

@@ -5,15 +5,20 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.urls import reverse
 from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import django_auth
+from ninja.security import HttpBearer, django_auth
 
+from assistant import tokens
+from assistant.chat import TooManyOpenAnswers
 from assistant.highlight import snippet
+from assistant.quotas import QuotaExceeded
 from assistant.retrieval import search
 from assistant.status import describe
+from assistant.usage import embedding_row
 
 
 class ApiError(Exception):
@@ -22,11 +27,18 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
+class TokenAuth(HttpBearer):
+    """A personal API token (create one on your account page, or `manage.py create_api_token`)."""
+
+    def authenticate(self, request, token: str):
+        return tokens.user_for(token)
+
+
 api = NinjaAPI(
     title="Knowledge assistant API",
     version="1",
     urls_namespace="api",
-    auth=[django_auth],
+    auth=[TokenAuth(), django_auth],
     description="Search your documents and get cited answers. Authenticate with a personal API "
     "token as `Authorization: Bearer <token>`, or with the browser session.",
 )
@@ -61,6 +73,25 @@ def _api_error(request, error: ApiError):
 def _http_error(request, error: HttpError):
     code = _CODES.get(error.status_code, "error")
     return error_response(request, error.status_code, code, str(error.message))
+
+
+@api.exception_handler(QuotaExceeded)
+def _over_quota(request, error: QuotaExceeded):
+    return error_response(
+        request, 429, "quota_exceeded", str(error), {"Retry-After": str(error.retry_after_s)}
+    )
+
+
+@api.exception_handler(TooManyOpenAnswers)
+def _too_many_open(request, error: TooManyOpenAnswers):
+    return error_response(request, 429, "too_many_open_answers", str(error), {"Retry-After": "5"})
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request, error):
+    return error_response(
+        request, 413, "too_large", "The request body is larger than this server accepts."
+    )
 
 
 @api.exception_handler(Http404)
@@ -143,6 +174,7 @@ class SearchOut(Schema):
 def search_passages(request, body: SearchIn):
     """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
     found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
+    embedding_row(request.auth, [body.query], found.timings["embed_ms"]).save()
     return {
         "query": body.query,
         "low_confidence": found.low_confidence,
@@ -160,9 +192,10 @@ def search_passages(request, body: SearchIn):
 
 
 def _routers():
+    from assistant.chat_api import router as chat
     from ingest.api import router as documents
 
-    return [service, search_router, documents]
+    return [service, search_router, documents, chat]
 
 
 for _router in _routers():

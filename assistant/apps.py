@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class AssistantConfig(AppConfig):
     name = "assistant"
     verbose_name = "Assistant"
+
+    def ready(self) -> None:
+        from assistant import roles
+
+        roles.connect()

@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import timedelta
 
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from assistant import quotas
+from assistant.llm import get_provider
 from assistant.models import Conversation, Message
+
+# An answer still "open" after this long is taken to be abandoned (its process died).
+OPEN_ANSWER_WINDOW = timedelta(minutes=10)
+
+
+class TooManyOpenAnswers(Exception):
+    def __init__(self, limit: int):
+        super().__init__(
+            f"You already have {limit} answers being written. Wait for one to finish or stop it."
+        )
 
 
 def ask(
     *, conversation: Conversation, question: str, high_accuracy: bool, collections=None
 ) -> Message:
-    """Store the question and an assistant message waiting to be answered by the stream."""
+    """Store the question and an assistant message waiting to be answered by the stream.
+
+    Reserves the question's quota first (QuotaExceeded) and refuses more open answers than the
+    per-user limit (TooManyOpenAnswers); a refused question leaves nothing behind.
+    """
+    owner = conversation.owner
+    tokens, cost = quotas.estimate(
+        get_provider().model_for("strong" if high_accuracy else "default")
+    )
     with transaction.atomic():
+        _limit_open_answers(owner)
+        day = quotas.reserve(owner, tokens=tokens, cost=cost)
         if collections is not None:
             conversation.collections.set(collections)
         if not conversation.title:
@@ -24,5 +50,26 @@ def ask(
             status=Message.Status.SUCCEEDED,
         )
         return Message.objects.create(
-            conversation=conversation, role=Message.Role.ASSISTANT, high_accuracy=high_accuracy
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            high_accuracy=high_accuracy,
+            quota_day=day,
+            reserved_tokens=tokens,
+            reserved_cost_usd=cost,
+            quota_settled=False,
         )
+
+
+def _limit_open_answers(owner) -> None:
+    limit = settings.MAX_OPEN_STREAMS_PER_USER
+    if not limit:
+        return
+    with connection.cursor() as cursor:  # one asker per user at a time, across processes
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5155, owner.pk])
+    open_answers = Message.objects.filter(
+        conversation__owner=owner,
+        role=Message.Role.ASSISTANT,
+        created_at__gte=timezone.now() - OPEN_ANSWER_WINDOW,
+    ).exclude(status__in=Message.FINISHED)
+    if open_answers.count() >= limit:
+        raise TooManyOpenAnswers(limit)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
 from ingest.models import Collection
 
@@ -17,7 +18,7 @@ class SearchForm(forms.Form):
 
 
 class AskForm(forms.Form):
-    question = forms.CharField(max_length=4000, strip=True)
+    question = forms.CharField(max_length=settings.QUESTION_MAX_CHARS, strip=True)
     high_accuracy = forms.BooleanField(required=False)
     collections = forms.ModelMultipleChoiceField(queryset=Collection.objects.none(), required=False)
 

@@ -182,9 +182,16 @@ EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2, minimum=1)
 # --- Limits and quotas ---------------------------------------------------------------------------
 UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 50, minimum=1)
 UPLOAD_MAX_PAGES = env_int("UPLOAD_MAX_PAGES", 2000, minimum=1)
+# Per-user quota defaults; overrides per user or group in the admin. 0 = no limit.
 QUOTA_QUESTIONS_PER_DAY = env_int("QUOTA_QUESTIONS_PER_DAY", 200, minimum=0)
 QUOTA_TOKENS_PER_DAY = env_int("QUOTA_TOKENS_PER_DAY", 200_000, minimum=0)
-QUOTA_COST_PER_MONTH = env_float("QUOTA_COST_PER_MONTH", 20.0)
+QUOTA_COST_PER_MONTH = env_float("QUOTA_COST_PER_MONTH", 20.0)  # USD
+# Abuse limits: answers one user may have open at once, the longest question, login attempts.
+MAX_OPEN_STREAMS_PER_USER = env_int("MAX_OPEN_STREAMS_PER_USER", 3, minimum=0)
+QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 4000, minimum=10)
+LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, minimum=1)
+LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, minimum=1)
+LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 900, minimum=1)
 
 # USD per million tokens (input:output). Defaults are list prices to check against your contract.
 MODEL_PRICES = {

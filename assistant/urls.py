@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from assistant import views
+from assistant import accounts, dashboard, views
 from assistant.api import api
 from ingest import views as ingest_views
 
@@ -18,8 +18,14 @@ urlpatterns = [
     path("chat/messages/<int:message_id>/answer", views.answer_without_javascript, name="answer"),
     path("chat/messages/<int:message_id>/feedback", views.feedback, name="feedback"),
     path("search/", views.search, name="search"),
+    path("account/", accounts.account, name="account"),
+    path("account/tokens", accounts.create_token, name="create_token"),
+    path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="revoke_token"),
+    path("usage/", dashboard.usage, name="usage"),
+    path("usage/export.csv", dashboard.usage_csv, name="usage_csv"),
     path("documents/<int:document_id>/", ingest_views.source, name="source"),
     path("documents/<int:document_id>/file", ingest_views.download, name="download"),
+    path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

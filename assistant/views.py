@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -8,7 +9,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from assistant import chat
+from assistant import chat, quotas
 from assistant.answers import Event, answer_events
 from assistant.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.highlight import highlight, snippet
@@ -17,6 +18,7 @@ from assistant.retrieval import search as retrieve
 from assistant.sse import event as sse_event
 from assistant.sse import with_keepalive
 from assistant.status import describe
+from assistant.usage import embedding_row
 
 
 def home(request: HttpRequest) -> TemplateResponse:
@@ -33,6 +35,7 @@ def search(request: HttpRequest) -> TemplateResponse:
         found = retrieve(
             query, user=request.user, collection_ids=[collection.pk] if collection else None, k=10
         )
+        embedding_row(request.user, [query], found.timings["embed_ms"]).save()
         took = found.timings["total_ms"]
         results = [
             {"hit": hit, "passage": highlight(snippet(hit.text, query), query)}
@@ -72,6 +75,8 @@ def conversation(request: HttpRequest, conversation_id: int) -> TemplateResponse
         "form": AskForm(
             user=request.user, initial={"collections": list(current.collections.all())}
         ),
+        "remaining": quotas.remaining(request.user),
+        "question_max_chars": settings.QUESTION_MAX_CHARS,
     }
     return TemplateResponse(request, "assistant/chat.html", context)
 
@@ -106,21 +111,46 @@ def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
     current = _conversation(request, conversation_id)
     form = AskForm(request.POST, user=request.user)
     if not form.is_valid():
-        return HttpResponse("Please write a question (at most 4,000 characters).", status=400)
-    reply = chat.ask(
-        conversation=current,
-        question=form.cleaned_data["question"],
-        high_accuracy=form.cleaned_data["high_accuracy"],
-        collections=form.cleaned_data["collections"],
-    )
-    if request.htmx:
-        messages = current.messages.filter(pk__gte=reply.pk - 1)
-        return TemplateResponse(
+        return _refused(
             request,
-            "assistant/chat.html#new-messages",
-            {"messages": messages, "conversation": current},
+            f"Please write a question of at most {settings.QUESTION_MAX_CHARS:,} characters.",
+            status=400,
         )
+    try:
+        reply = chat.ask(
+            conversation=current,
+            question=form.cleaned_data["question"],
+            high_accuracy=form.cleaned_data["high_accuracy"],
+            collections=form.cleaned_data["collections"],
+        )
+    except quotas.QuotaExceeded as refusal:
+        return _refused(request, str(refusal), retry_after=refusal.retry_after_s)
+    except chat.TooManyOpenAnswers as refusal:
+        return _refused(request, str(refusal), retry_after=5)
+    if request.htmx:
+        context = {
+            "messages": current.messages.filter(pk__gte=reply.pk - 1),
+            "conversation": current,
+            "remaining": quotas.remaining(request.user),
+            "oob": True,
+        }
+        return TemplateResponse(request, "assistant/_asked.html", context)
     return redirect("conversation", current.pk)
+
+
+def _refused(request: HttpRequest, reason: str, *, status=429, retry_after=None) -> HttpResponse:
+    """A question that was not taken: the reason goes above the composer (htmx) or on a page."""
+    if request.htmx:
+        response = HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
+        response["HX-Retarget"] = "#ask-error"
+        response["HX-Reswap"] = "innerHTML"
+    else:
+        response = TemplateResponse(
+            request, "assistant/refused.html", {"reason": reason}, status=status
+        )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse:

@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from assistant.usage import embedding_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder
@@ -235,6 +236,8 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
             embedded_count=len(vectors),
             progress=20 + int(75 * len(vectors) / max(len(texts), 1)),
         )
+    if texts:  # the calls happened (and may have cost money) whatever follows
+        embedding_row(document.uploaded_by, texts, timings.get("embed_s", 0) * 1000).save()
     clock = time.perf_counter()
     _swap_chunks(document, claim, drafts, vectors)
     lap("write_s")

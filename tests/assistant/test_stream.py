@@ -75,7 +75,7 @@ def test_deltas_arrive_in_order_and_the_answer_is_stored(live_server_url, standi
     assert (message.prompt_tokens, message.completion_tokens) == (321, 7)
     assert message.first_token_ms is not None and message.total_ms >= message.first_token_ms
     assert message.citations.get(n=1).source_path == "guide.md"
-    call = LlmCall.objects.get(message=message)
+    call = LlmCall.objects.get(message=message, kind="answer")
     assert (call.model, call.prompt_tokens, call.outcome) == ("qwen-plus", 321, "ok")
     assert call.cost_usd > 0
     sent = standin.chat_requests()[0]
@@ -194,7 +194,7 @@ def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
     while standin.disconnects == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert standin.disconnects == 1, "the stand-in saw the upstream request closed"
-    assert LlmCall.objects.get(message=message).outcome == "cancelled"
+    assert LlmCall.objects.get(message=message, kind="answer").outcome == "cancelled"
 
 
 def test_a_closed_tab_cancels_the_answer_and_the_upstream_request(live_server_url, standin, person):

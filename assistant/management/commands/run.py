@@ -18,8 +18,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from assistant import roles
 
 ADMIN_USERNAME = "admin"
 DEMO_COLLECTION = "Product guide"
@@ -196,7 +199,8 @@ def ensure_admin() -> str:
         hint = f" (first-run password in {password_file})" if password_file.exists() else ""
         return f"Log in at /admin/ with your admin account{hint}."
     password = secrets.token_urlsafe(12)
-    users.objects.create_superuser(ADMIN_USERNAME, "", password)
+    admin = users.objects.create_superuser(ADMIN_USERNAME, "", password)
+    admin.groups.add(Group.objects.get(name=roles.ADMIN))
     password_file.write_text(password + "\n")
     password_file.chmod(0o600)
     return (
