@@ -145,7 +145,9 @@ search_router = Router(tags=["search"])
 class SearchIn(Schema):
     query: str = Field(min_length=1, max_length=2000)
     k: int = Field(8, ge=1, le=50)
-    collection_ids: list[int] | None = None
+    collection_ids: list[int] | None = Field(
+        None, description="Search only these collections; default: every one you may read."
+    )
 
 
 class PassageOut(Schema):

@@ -36,8 +36,8 @@ def ask(
         get_provider().model_for("strong" if high_accuracy else "default")
     )
     with transaction.atomic():
-        _limit_open_answers(owner)
         day = quotas.reserve(owner, tokens=tokens, cost=cost)
+        _limit_open_answers(owner)  # refusing here rolls the reservation back too
         if collections is not None:
             conversation.collections.set(collections)
         if not conversation.title:

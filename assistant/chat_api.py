@@ -222,7 +222,7 @@ def _conversation_json(conversation: Conversation, *, messages: bool = False) ->
 
 class PageIn(Schema):
     limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 @router.get("/conversations", response=list[ConversationOut])

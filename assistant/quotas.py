@@ -194,7 +194,8 @@ def _which(user, period: str, starts: date, limits: Limits) -> str:
     if period == "month":
         return f"monthly budget of ${limits.cost_per_month_usd}"
     if limits.questions_per_day and counter.questions >= limits.questions_per_day:
-        return f"{limits.questions_per_day} questions for today"
+        n = limits.questions_per_day
+        return f"{n} question{'s' if n != 1 else ''} for today"
     return f"{limits.tokens_per_day:,} tokens for today"
 
 

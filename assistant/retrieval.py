@@ -84,7 +84,12 @@ class Retrieval:
 def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[str, tuple]:
     allowed = Collection.objects.readable_by(user)
     if collection_ids is not None:
-        allowed = allowed.filter(pk__in=collection_ids)
+        # An empty list reads nothing; `IN ()` would not compile, so ask for no key at all.
+        allowed = (
+            allowed.filter(pk__in=collection_ids)
+            if collection_ids
+            else allowed.filter(pk__isnull=True)
+        )
     return allowed.order_by().values("pk").query.sql_with_params()
 
 

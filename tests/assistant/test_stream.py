@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from assistant import chat
-from assistant.models import Conversation, LlmCall, Message
+from assistant.models import Conversation, LlmCall, Message, UsageCounter
 from ingest.models import Collection
 from tests.support.documents import ingest_text
 from tests.support.qwen_standin import Reply
@@ -162,10 +162,9 @@ def test_401_is_not_retried_and_the_user_gets_quotes_with_a_plain_notice(
     assert message.provider == "extractive"
 
 
-def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
-    standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.1))
-    message = ask(person)
-    cookies = session_cookies(person)
+def stop_after_first_word(live_server_url: str, user, message: Message) -> list:
+    """Stream the answer and press Stop, like the browser, once the first word arrived."""
+    cookies = session_cookies(user)
     seen = []
 
     def press_stop_after_the_first_word():
@@ -185,6 +184,14 @@ def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
             events.append(event)
             if event.name == "delta":
                 seen.append(event)
+    return events
+
+
+def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
+    standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.1))
+    message = ask(person)
+
+    events = stop_after_first_word(live_server_url, person, message)
 
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED
@@ -195,6 +202,21 @@ def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
         time.sleep(0.05)
     assert standin.disconnects == 1, "the stand-in saw the upstream request closed"
     assert LlmCall.objects.get(message=message, kind="answer").outcome == "cancelled"
+
+
+def test_a_cancelled_answer_settles_the_quota_to_what_it_used(live_server_url, standin, person):
+    standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.05))
+    message = ask(person)
+    today = UsageCounter.objects.get(user=person, period="day")
+    assert (today.questions, today.tokens) == (1, message.reserved_tokens)
+    stop_after_first_word(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.CANCELLED and message.quota_settled
+    used = sum(c.prompt_tokens + c.completion_tokens for c in message.calls.all())
+    today.refresh_from_db()
+    assert 0 < used < message.reserved_tokens
+    assert (today.questions, today.tokens) == (1, used)
 
 
 def test_a_closed_tab_cancels_the_answer_and_the_upstream_request(live_server_url, standin, person):
