@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from itertools import chain
 
 from django import forms
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, StreamingHttpResponse
@@ -193,7 +193,8 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
     }
 
 
-@permission_required(PERMISSION)
+@login_required
+@permission_required(PERMISSION, raise_exception=True)
 def usage(request: HttpRequest) -> TemplateResponse:
     form = FilterForm(request.GET or None)
     start, end, collection = form.period()
@@ -226,7 +227,8 @@ CSV_FIELDS = [
 ]
 
 
-@permission_required(PERMISSION)
+@login_required
+@permission_required(PERMISSION, raise_exception=True)
 def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
     """Every model and embedding call in the period, one row each."""
     form = FilterForm(request.GET or None)

@@ -1,0 +1,153 @@
+"""Roles, logging in with its rate limit, the account page's tokens, and the usage dashboard."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+
+from assistant import roles
+from assistant.models import ApiToken, Conversation, Feedback, LlmCall, Message
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ann(django_user_model):
+    return django_user_model.objects.create_user("ann", password="pw-ann-123456")
+
+
+def test_three_roles_exist_and_new_accounts_are_users(ann):
+    assert set(Group.objects.values_list("name", flat=True)) >= {"admin", "staff", "user"}
+    assert list(ann.groups.values_list("name", flat=True)) == ["user"]
+    admin = Group.objects.get(name=roles.ADMIN)
+    assert admin.permissions.filter(codename="add_document").exists()
+    assert admin.permissions.filter(codename="change_quotaoverride").exists()
+    assert not Group.objects.get(name=roles.USER).permissions.exists()
+
+
+def test_joining_staff_opens_the_admin_site_and_the_dashboard(client, ann):
+    client.force_login(ann)
+    assert client.get("/usage/").status_code == 403
+    assert not ann.is_staff
+
+    ann.groups.add(Group.objects.get(name=roles.STAFF))
+    ann.refresh_from_db()
+    assert ann.is_staff
+    assert client.get("/usage/").status_code == 200
+    assert client.get(f"/documents/{0}/file").status_code == 404  # may download; none here
+
+    ann.groups.remove(Group.objects.get(name=roles.STAFF))
+    ann.refresh_from_db()
+    assert not ann.is_staff
+
+
+def test_wrong_passwords_lock_the_account_for_a_while_with_a_plain_message(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 3
+    for _ in range(3):
+        wrong = client.post("/accounts/login/", {"username": "ann", "password": "nope"})
+        assert wrong.status_code == 200
+
+    locked = client.post("/accounts/login/", {"username": "ann", "password": "pw-ann-123456"})
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.content.decode()
+    assert 0 < int(locked["Retry-After"]) <= settings.LOGIN_WINDOW_S
+    assert "_auth_user_id" not in client.session
+
+
+def test_too_many_tries_from_one_address_are_refused_whatever_the_account(
+    client, ann, django_user_model, settings
+):
+    settings.LOGIN_ATTEMPTS_PER_ADDRESS = 4
+    django_user_model.objects.create_user("bob", password="pw-bob-123456")
+    for name in ["x1", "x2", "x3", "x4"]:
+        client.post("/accounts/login/", {"username": name, "password": "nope"})
+
+    refused = client.post("/accounts/login/", {"username": "bob", "password": "pw-bob-123456"})
+    assert refused.status_code == 429
+
+
+def test_a_good_login_clears_the_account_count(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 3
+    client.post("/accounts/login/", {"username": "ann", "password": "nope"})
+    client.post("/accounts/login/", {"username": "ann", "password": "nope"})
+    good = client.post("/accounts/login/", {"username": "ann", "password": "pw-ann-123456"})
+    assert good.status_code == 302
+    client.logout()
+    client.post("/accounts/login/", {"username": "ann", "password": "nope"})
+    assert client.post(
+        "/accounts/login/", {"username": "ann", "password": "pw-ann-123456"}
+    ).status_code == (302)
+
+
+def test_a_new_token_is_shown_once_and_stored_hashed(client, ann):
+    client.force_login(ann)
+    created = client.post("/account/tokens", {"name": "helpdesk bot"})
+    page = created.content.decode()
+    token = page.split('id="new-token">')[1].split("<")[0]
+    row = ApiToken.objects.get(user=ann)
+    assert row.name == "helpdesk bot" and row.digest == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in row.prefix + row.digest
+    assert created["Cache-Control"] == "no-store"
+
+    again = client.get("/account/").content.decode()
+    assert token not in again and row.prefix in again
+
+
+def test_nobody_revokes_another_users_token(client, ann, django_user_model):
+    bob = django_user_model.objects.create_user("bob", password="pw-bob-123456")
+    client.force_login(bob)
+    client.post("/account/tokens", {"name": "bob's"})
+    client.force_login(ann)
+    client.post(f"/account/tokens/{ApiToken.objects.get().pk}/revoke")
+    assert ApiToken.objects.get().revoked_at is None
+
+
+def test_the_dashboard_shows_calls_with_their_cost_and_exports_csv(admin_client, ann):
+    conversation = Conversation.objects.create(owner=ann)
+    answer = Message.objects.create(
+        conversation=conversation, role="assistant", status="succeeded", first_token_ms=420
+    )
+    gap = Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        status="succeeded",
+        content_gap=True,
+        standalone_question="How do I fly to the moon?",
+    )
+    Feedback.objects.create(message=answer, user=ann, helpful=False, comment="Wrong version")
+    LlmCall.objects.create(
+        user=ann,
+        message=answer,
+        provider="qwen",
+        model="qwen-plus",
+        prompt_tokens=1200,
+        completion_tokens=300,
+        cost_usd=Decimal("0.00084"),
+        first_token_ms=420,
+    )
+    LlmCall.objects.create(
+        user=ann, message=gap, provider="qwen", model="qwen-max", outcome="error", fallback=True
+    )
+
+    page = admin_client.get("/usage/").content.decode()
+    for expected in [
+        "$0.0008",
+        "1500",
+        "qwen/qwen-plus",
+        "Wrong version",
+        "How do I fly to the moon?",
+        "Questions per day",
+        "<svg",
+        "50.0%",  # one of two answer calls failed
+    ]:
+        assert expected in page, expected
+
+    exported = admin_client.get("/usage/export.csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert [r["model"] for r in rows] == ["qwen-plus", "qwen-max"]
+    assert rows[0]["cost_usd"] == "0.000840" and rows[0]["user__username"] == "ann"
