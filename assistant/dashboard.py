@@ -48,7 +48,7 @@ class FilterForm(forms.Form):
 @dataclass(frozen=True)
 class Bar:
     label: str
-    value: float
+    tick: str
     x: float
     y: float
     width: float
@@ -56,17 +56,29 @@ class Bar:
     text: str
 
 
-def bars(series: list[tuple[str, float]], *, fmt: str = "{:,.0f}", height: float = 120) -> dict:
-    """Geometry for a small SVG bar chart (see templates/assistant/_bars.html)."""
-    width = max(len(series), 1) * 28
-    top = max((value for _, value in series), default=0) or 1
+CHART_WIDTH, CHART_HEIGHT = 560, 140
+
+
+def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}") -> dict:
+    """Geometry for one small SVG bar chart over days (see templates/assistant/_bars.html)."""
+    step = CHART_WIDTH / max(len(series), 1)
+    top = max((value for _, value in series), default=0)
+    every = max(len(series) // 10, 1)
     shapes = []
-    for i, (label, value) in enumerate(series):
-        h = value / top * (height - 20)
+    for i, (day, value) in enumerate(series):
+        h = value / top * (CHART_HEIGHT - 24) if top else 0
         shapes.append(
-            Bar(label, value, i * 28 + 4, height - h, 20, h, fmt.format(value) if value else "")
+            Bar(
+                label=f"{day:%Y-%m-%d}",
+                tick=f"{day:%d}" if i % every == 0 else "",
+                x=i * step + step * 0.15,
+                y=CHART_HEIGHT - 20 - h,
+                width=step * 0.7,
+                height=h,
+                text=fmt.format(value),
+            )
         )
-    return {"bars": shapes, "width": width, "height": height + 16, "max": fmt.format(top)}
+    return {"bars": shapes, "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": fmt.format(top)}
 
 
 def _messages(start: date, end: date, collection: Collection | None) -> QuerySet[Message]:
@@ -118,8 +130,8 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
         .annotate(p50=Percentile("first_token_ms", 0.5), p95=Percentile("first_token_ms", 0.95))
     }
 
-    def daily(source: dict, key: str) -> list[tuple[str, float]]:
-        return [(f"{d:%m-%d}", float((source.get(d) or {}).get(key) or 0)) for d in days]
+    def daily(source: dict, key: str) -> list[tuple[date, float]]:
+        return [(d, float((source.get(d) or {}).get(key) or 0)) for d in days]
 
     totals = calls.aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
@@ -159,28 +171,16 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
             "ttft_p95": ttft["p95"],
         },
         "charts": [
-            ("Questions per day", bars([(f"{d:%m-%d}", questions.get(d, 0)) for d in days])),
+            ("Questions per day", bars([(d, questions.get(d, 0)) for d in days])),
             ("Tokens per day", bars(daily(per_day, "tokens"))),
-            ("Cost per day (USD)", bars(daily(per_day, "cost"), fmt="{:,.4f}")),
+            ("Cost per day (USD)", bars(daily(per_day, "cost"), fmt="{:,.6f}")),
             ("Time to first token p50 (ms)", bars(daily(speed, "p50"))),
             ("Time to first token p95 (ms)", bars(daily(speed, "p95"))),
             ("Errors (% of answers)", bars(daily(rate, "errors"), fmt="{:.0f}%")),
             ("Fallbacks (% of answers)", bars(daily(rate, "fallbacks"), fmt="{:.0f}%")),
         ],
-        "cost_by_model": bars(
-            [(row["model"], float(row["cost"] or 0)) for row in by_model], fmt="{:,.4f}"
-        ),
-        "by_model": by_model,
-        "top_users": list(
-            calls.filter(user__isnull=False)
-            .values("user__username")
-            .annotate(
-                questions=Count("message", distinct=True, filter=Q(kind=LlmCall.Kind.ANSWER)),
-                tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
-                cost=Sum("cost_usd"),
-            )
-            .order_by("-tokens")[:10]
-        ),
+        "by_model": _with_shares(by_model, "cost"),
+        "top_users": _top_users(answers, calls),
         "thumbs_down": Feedback.objects.filter(helpful=False, message__in=answers)
         .select_related("message", "user")
         .order_by("-created_at")[:20],
@@ -191,6 +191,35 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
             .order_by("-times", "standalone_question")[:30]
         ),
     }
+
+
+def _with_shares(rows: list[dict], key: str) -> list[dict]:
+    """Each row's share of the largest, in percent, for an inline bar."""
+    top = max((float(row[key] or 0) for row in rows), default=0)
+    return [{**row, "share": 100 * float(row[key] or 0) / top if top else 0} for row in rows]
+
+
+def _top_users(answers: QuerySet[Message], calls: QuerySet[LlmCall], n: int = 10) -> list[dict]:
+    asked = dict(
+        answers.values_list("conversation__owner__username").annotate(questions=Count("pk"))
+    )
+    spent = {
+        row["user__username"]: row
+        for row in calls.filter(user__isnull=False)
+        .values("user__username")
+        .annotate(tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd"))
+    }
+    rows = [
+        {
+            "username": name,
+            "questions": asked.get(name, 0),
+            "tokens": (spent.get(name) or {}).get("tokens") or 0,
+            "cost": (spent.get(name) or {}).get("cost") or 0,
+        }
+        for name in set(asked) | set(spent)
+    ]
+    rows.sort(key=lambda row: (-row["cost"], -row["tokens"], -row["questions"]))
+    return rows[:n]
 
 
 @login_required

@@ -136,8 +136,8 @@ def test_the_dashboard_shows_calls_with_their_cost_and_exports_csv(admin_client,
 
     page = admin_client.get("/usage/").content.decode()
     for expected in [
-        "$0.0008",
-        "1500",
+        "$0.000840",
+        "1,500",
         "qwen/qwen-plus",
         "Wrong version",
         "How do I fly to the moon?",

@@ -114,3 +114,55 @@ def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
     stopped = Message.objects.filter(role="assistant").order_by("pk").last()
     assert stopped.status == Message.Status.CANCELLED
     assert len(stopped.text.split()) < 200
+
+
+def test_an_admin_sets_a_quota_of_three_the_chat_counts_down_and_refuses_the_fourth(
+    live_server_url, standin, django_user_model, admin_user
+):
+    ingest_text(Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE)
+    django_user_model.objects.create_user("ann", password="pw-ann-123456")
+    with chromium() as browser:
+        admin = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(admin, live_server_url, "/admin/assistant/quotaoverride/add/", "admin", "password")
+        admin.click("#id_user + .select2 .select2-selection")  # the admin's autocomplete
+        admin.keyboard.type("ann")
+        admin.locator(".select2-results__option", has_text="ann").click()
+        admin.fill("#id_questions_per_day", "3")
+        admin.click("input[name=_save]")
+        admin.wait_for_url("**/quotaoverride/")
+
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        log_in(page, live_server_url, "/chat/", "ann", "pw-ann-123456")
+        quota = page.locator("#quota")
+        assert "3 questions left today" in quota.inner_text()
+        for left, question in [
+            ("2 questions", "How many questions may I ask per day?"),
+            ("1 question ", "How many questions can each person ask a day?"),
+            ("0 questions", "Can administrators raise the question limit for a group?"),
+        ]:
+            page.fill("textarea[name=question]", question)
+            page.keyboard.press("Enter")
+            page.wait_for_function(
+                f"() => document.querySelector('#quota').textContent.includes('{left.strip()}')"
+            )
+            page.locator(".message.assistant .answer:not(.live)").last.wait_for()
+        page.screenshot(path=ARTIFACTS / "quota-countdown.png", full_page=True)
+
+        page.fill("textarea[name=question]", "And a fourth?")
+        page.keyboard.press("Enter")
+        error = page.locator("#ask-error")
+        error.wait_for(state="visible")
+        assert "You have used your 3 questions for today" in error.inner_text()
+        page.screenshot(path=ARTIFACTS / "quota-refused.png", full_page=True)
+
+        admin.goto(f"{live_server_url}/usage/")
+        admin.screenshot(path=ARTIFACTS / "usage-dashboard.png", full_page=True)
+        assert "qwen-plus" in admin.content()
+
+
+def log_in(page, live_server_url: str, path: str, username: str, password: str) -> None:
+    page.goto(f"{live_server_url}{path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("[type=submit]")
+    page.wait_for_url(f"**{path}**")

@@ -6,13 +6,26 @@ It speaks `/v1/chat/completions` (streamed as SSE over chunked encoding, or whol
 faults: an HTTP status with Retry-After, a hang past the client's timeout, a stream that breaks
 after N chunks. Every request body is kept in `requests`; a client that went away mid-stream is
 counted in `disconnects`.
+
+Unscripted requests get `default`. Each streamed answer leaves a `timings` entry: the question
+(the last user message), when the request arrived and when each content delta was `flushed`, on
+`time.monotonic()`, which on Linux is one clock for every process, so a benchmark can set them
+against its own timestamps. `GET /standin/timings` returns them as JSON.
+
+As a process (for benchmarks, so its threads do not share a GIL with the client):
+
+    python -m tests.support.qwen_standin --first-token-delay-s 0.3 --chunk-delay-s 0.03 --tokens 60
+
+prints its base URL on the first line of stdout and serves until terminated.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import math
+import signal
 import threading
 import time
 from collections import deque
@@ -64,6 +77,8 @@ class StandIn:
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     disconnects: int = 0
+    default: Reply = field(default_factory=Reply)
+    timings: list[dict[str, Any]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,13 +92,14 @@ class StandIn:
 
     def next_reply(self) -> Reply:
         with self.lock:
-            return self.queue.popleft() if self.queue else Reply()
+            return self.queue.popleft() if self.queue else self.default
 
     def reset(self) -> None:
         with self.lock:
             self.queue.clear()
             self.requests.clear()
             self.headers.clear()
+            self.timings.clear()
             self.disconnects = 0
 
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -95,8 +111,7 @@ class StandIn:
         class Handler(_Handler):
             server_state = standin
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.host, self.port), Handler)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -108,6 +123,12 @@ class StandIn:
         self._server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 drops SYNs when hundreds of streams open at once (a 1 s retry).
+    request_queue_size = 1024
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: StandIn
@@ -115,7 +136,16 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") != "/standin/timings":
+            self._json(404, {"error": {"message": f"no route {self.path}", "code": "not_found"}})
+            return
+        with self.server_state.lock:
+            timings = list(self.server_state.timings)
+        self._json(200, {"timings": timings})
+
     def do_POST(self) -> None:
+        received = time.monotonic()
         state = self.server_state
         length = int(self.headers.get("content-length") or 0)
         body = json.loads(self.rfile.read(length) or b"{}")
@@ -125,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/").endswith("/embeddings"):
             self._embeddings(body, state.next_reply())
         elif self.path.rstrip("/").endswith("/chat/completions"):
-            self._chat(body, state.next_reply())
+            self._chat(body, state.next_reply(), received)
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "code": "not_found"}})
 
@@ -181,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _chat(self, body: dict[str, Any], reply: Reply) -> None:
+    def _chat(self, body: dict[str, Any], reply: Reply, received: float) -> None:
         if self._fault(reply):
             return
         model = body.get("model", "qwen-plus")
@@ -209,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         try:
-            self._stream(body, reply, model)
+            self._stream(body, reply, model, received)
         except (BrokenPipeError, ConnectionResetError):
             with self.server_state.lock:
                 self.server_state.disconnects += 1
@@ -221,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(raw):x}\r\n".encode() + raw + b"\r\n")
         self.wfile.flush()
 
-    def _stream(self, body: dict[str, Any], reply: Reply, model: str) -> None:
+    def _stream(self, body: dict[str, Any], reply: Reply, model: str, received: float) -> None:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
             return {
                 "id": "chatcmpl-standin",
@@ -231,7 +261,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
 
-        wait = self.server_state.stopping.wait
+        state = self.server_state
+        wait = state.stopping.wait
+        users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+        flushed: list[float] = []
+        with state.lock:
+            state.timings.append(
+                {"question": users[-1] if users else "", "received": received, "flushed": flushed}
+            )
         self._event(chunk({"role": "assistant", "content": ""}))
         if body.get("enable_thinking") and reply.reasoning:
             for word in reply.reasoning.split(" "):
@@ -246,6 +283,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(2)
                 return
             self._event(chunk({"content": delta}))
+            flushed.append(time.monotonic())
             wait(reply.chunk_delay_s)
         self._event(chunk({}, finish="stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
@@ -270,3 +308,27 @@ def fake_vector(text: str, dims: int) -> list[float]:
     raw = [((seed[i % 32] + i * 31) % 251) / 251.0 - 0.5 for i in range(dims)]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     return [x / norm for x in raw]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the stand-in with one default reply.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--first-token-delay-s", type=float, default=0.0)
+    parser.add_argument("--chunk-delay-s", type=float, default=0.0)
+    parser.add_argument("--tokens", type=int, default=0, help="deltas per answer; 0: DEFAULT_TEXT")
+    args = parser.parse_args()
+    default = Reply(first_token_delay_s=args.first_token_delay_s, chunk_delay_s=args.chunk_delay_s)
+    if args.tokens:
+        default.chunks = [f"word{i} " for i in range(args.tokens - 1)] + ["[1]."]
+    # Blocked before the server's threads start, so they inherit the mask and sigwait gets them.
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+    server = StandIn(host=args.host, port=args.port, default=default).start()
+    print(server.base_url, flush=True)
+    signal.sigwait(stop_signals)
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
