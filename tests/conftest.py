@@ -93,6 +93,8 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         "LLM_TIMEOUT_S": "1.5",
         "LLM_MAX_ATTEMPTS": "2",
         "LLM_BACKOFF_BASE_S": "0.01",
+        # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
+        "QWEN_ENABLE_THINKING": "true",
     }
     server = subprocess.Popen(
         [

@@ -244,6 +244,23 @@ def test_a_closed_tab_cancels_the_answer_and_the_upstream_request(live_server_ur
     assert standin.disconnects == 1
 
 
+def test_streamed_reasoning_never_reaches_the_browser_or_the_stored_answer(
+    live_server_url, standin, person
+):
+    standin.script(
+        Reply(text="Each person may ask 200 a day [1].", reasoning="SECRET-CHAIN-OF-THOUGHT")
+    )
+    message = ask(person)
+
+    events = stream(live_server_url, person, message)
+
+    assert standin.chat_requests()[0]["enable_thinking"] is True
+    assert all("SECRET-CHAIN-OF-THOUGHT" not in e.data for e in events)
+    message.refresh_from_db()
+    assert message.text == "Each person may ask 200 a day [1]."
+    assert "SECRET" not in message.html
+
+
 def test_unknown_citation_markers_are_dropped_and_counted(live_server_url, standin, person):
     standin.script(Reply(text="Two hundred a day [1], see also [7]."))
     message = ask(person)
