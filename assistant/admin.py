@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 
 from assistant.models import ApiToken, Conversation, Feedback, LlmCall, Message, QuotaOverride
 
@@ -109,3 +111,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class QuotaInline(admin.StackedInline):
+    model = QuotaOverride
+    extra = 1
+    max_num = 1
+    can_delete = True
+    verbose_name = "quota override (blank: the default; 0: no limit)"
+    fields = ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]
+
+
+class UserWithQuotaAdmin(UserAdmin):
+    inlines = [*UserAdmin.inlines, QuotaInline]
+
+
+class GroupWithQuotaAdmin(GroupAdmin):
+    inlines = [*GroupAdmin.inlines, QuotaInline]
+
+
+for model, model_admin in [(User, UserWithQuotaAdmin), (Group, GroupWithQuotaAdmin)]:
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)

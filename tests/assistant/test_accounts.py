@@ -151,3 +151,12 @@ def test_the_dashboard_shows_calls_with_their_cost_and_exports_csv(admin_client,
     rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
     assert [r["model"] for r in rows] == ["qwen-plus", "qwen-max"]
     assert rows[0]["cost_usd"] == "0.000840" and rows[0]["user__username"] == "ann"
+
+
+def test_quotas_are_set_on_the_users_and_groups_admin_pages(admin_client, ann):
+    for url in [
+        f"/admin/auth/user/{ann.pk}/change/",
+        f"/admin/auth/group/{Group.objects.get(name='user').pk}/change/",
+    ]:
+        page = admin_client.get(url).content.decode()
+        assert "quota override" in page.lower() and 'name="quotaoverride-0-questions_per_day"' in page, url
