@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.urls import reverse
 
@@ -83,6 +83,16 @@ async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
         yield Event("done", run.message)
     finally:
         await asyncio.shield(run.save_unfinished())
+
+
+def answer_fully(message: Message, *, user) -> None:
+    """Run the pipeline to its end from synchronous code (the no-JavaScript form, the API)."""
+
+    async def drain() -> None:
+        async for _ in answer_events(message, user=user):
+            pass
+
+    async_to_sync(drain)()
 
 
 async def _wait_until_finished(message_id: int, timeout_s: float = 300) -> Message:

@@ -7,17 +7,14 @@ import re
 from datetime import datetime
 from decimal import Decimal
 
-from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema, Status
 
-from assistant import chat, quotas
-from assistant.answers import Event, answer_events
+from assistant import chat, quotas, sse
+from assistant.answers import Event, answer_events, answer_fully
 from assistant.models import Conversation, Feedback, Message
-from assistant.sse import event as sse_event
-from assistant.sse import with_keepalive
 from ingest.models import Collection
 
 router = Router(tags=["chat"])
@@ -157,34 +154,18 @@ def ask(request, body: AskIn):
         collections=collections,
     )
     if body.stream:
-        response = StreamingHttpResponse(
-            with_keepalive(_sse(answer_events(message, user=user))),
-            content_type="text/event-stream",
-        )
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"
-        return response
-
-    async def drain() -> None:
-        async for _ in answer_events(message, user=user):
-            pass
-
-    async_to_sync(drain)()
+        return sse.response(answer_events(message, user=user), _render)
+    answer_fully(message, user=user)
     return answer_json(Message.objects.prefetch_related("citations").get(pk=message.pk))
-
-
-async def _sse(events):
-    async for item in events:
-        yield await sync_to_async(_render)(item)
 
 
 def _render(item: Event) -> str:
     if item.kind == "delta":
-        return sse_event("delta", json.dumps({"text": item.data}, ensure_ascii=False))
+        return sse.event("delta", json.dumps({"text": item.data}, ensure_ascii=False))
     if item.kind == "status":
-        return sse_event("status", json.dumps({"status": str(item.data)}))
+        return sse.event("status", json.dumps({"status": str(item.data)}))
     message = Message.objects.prefetch_related("citations").get(pk=item.data.pk)
-    return sse_event("done", json.dumps(answer_json(message), default=str, ensure_ascii=False))
+    return sse.event("done", json.dumps(answer_json(message), default=str, ensure_ascii=False))
 
 
 class ConversationOut(Schema):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -9,14 +9,12 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 
-from assistant import chat, quotas
-from assistant.answers import Event, answer_events
+from assistant import chat, quotas, sse
+from assistant.answers import Event, answer_events, answer_fully
 from assistant.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.highlight import highlight, snippet
 from assistant.models import Conversation, Feedback, Message
 from assistant.retrieval import search as retrieve
-from assistant.sse import event as sse_event
-from assistant.sse import with_keepalive
 from assistant.status import describe
 from assistant.usage import embedding_row
 
@@ -159,13 +157,7 @@ async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse
     if not user.is_authenticated:
         raise Http404
     message = await sync_to_async(_message_for)(user, message_id)
-    response = StreamingHttpResponse(
-        with_keepalive(_sse(answer_events(message, user=user))),
-        content_type="text/event-stream",
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return sse.response(answer_events(message, user=user), render_event)
 
 
 def _message_for(user, message_id: int) -> Message:
@@ -177,19 +169,14 @@ def _message_for(user, message_id: int) -> Message:
         raise Http404 from None
 
 
-async def _sse(events):
-    async for item in events:
-        yield await sync_to_async(render_event)(item)
-
-
 def render_event(item: Event) -> str:
     if item.kind == "delta":
-        return sse_event("delta", render_to_string("assistant/_delta.html", {"text": item.data}))
+        return sse.event("delta", render_to_string("assistant/_delta.html", {"text": item.data}))
     if item.kind == "status":
         label = Message.Status(item.data).label
-        return sse_event("status", label)
+        return sse.event("status", label)
     html = render_to_string("assistant/_message.html", {"message": item.data, "final": True})
-    return sse_event("done", html)
+    return sse.event("done", html)
 
 
 @login_required
@@ -205,12 +192,7 @@ def stop(request: HttpRequest, message_id: int) -> HttpResponse:
 def answer_without_javascript(request: HttpRequest, message_id: int) -> HttpResponse:
     """The no-JavaScript path: run the same pipeline to the end, then show the conversation."""
     message = _message(request, message_id)
-
-    async def drain() -> None:
-        async for _ in answer_events(message, user=request.user):
-            pass
-
-    async_to_sync(drain)()
+    answer_fully(message, user=request.user)
     return redirect("conversation", message.conversation_id)
 
 
