@@ -146,6 +146,10 @@ def test_an_admin_sets_a_quota_of_three_the_chat_counts_down_and_refuses_the_fou
                 f"() => document.querySelector('#quota').textContent.includes('{left.strip()}')"
             )
             page.locator(".message.assistant .answer:not(.live)").last.wait_for()
+        # The first question named the conversation, in the header and the sidebar, unreloaded.
+        first = "How many questions may I ask per day?"
+        assert page.input_value("#conversation-title") == first
+        assert page.inner_text("#current-conversation") == first
         page.screenshot(path=ARTIFACTS / "quota-countdown.png", full_page=True)
 
         page.fill("textarea[name=question]", "And a fourth?")
