@@ -73,3 +73,20 @@ def _limit_open_answers(owner) -> None:
     ).exclude(status__in=Message.FINISHED)
     if open_answers.count() >= limit:
         raise TooManyOpenAnswers(limit)
+
+
+def close_abandoned_answers() -> int:
+    """Answers left open past the window (their tab never streamed, or their process died):
+    marked failed, their quota settled to what they used. Returns how many."""
+    abandoned = Message.objects.filter(
+        role=Message.Role.ASSISTANT, created_at__lt=timezone.now() - OPEN_ANSWER_WINDOW
+    ).exclude(status__in=Message.FINISHED)
+    closed = 0
+    for message in abandoned.select_related("conversation"):
+        updated = Message.objects.filter(pk=message.pk, status=message.status).update(
+            status=Message.Status.FAILED, error="This answer was never finished; ask again."
+        )
+        if updated:
+            quotas.settle(message)
+            closed += 1
+    return closed

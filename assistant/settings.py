@@ -224,4 +224,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.requeue_stale_documents",
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
     },
+    "close-abandoned-answers": {
+        "task": "assistant.tasks.close_abandoned_answers",
+        "schedule": 300,
+    },
 }

@@ -159,4 +159,5 @@ def test_quotas_are_set_on_the_users_and_groups_admin_pages(admin_client, ann):
         f"/admin/auth/group/{Group.objects.get(name='user').pk}/change/",
     ]:
         page = admin_client.get(url).content.decode()
-        assert "quota override" in page.lower() and 'name="quotaoverride-0-questions_per_day"' in page, url
+        assert "quota override" in page.lower(), url
+        assert 'name="quotaoverride-0-questions_per_day"' in page, url

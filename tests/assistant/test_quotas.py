@@ -133,3 +133,20 @@ def test_a_user_may_not_have_more_answers_open_than_the_limit(ann, settings):
         ask(ann)
     Message.objects.filter(role="assistant").update(status=Message.Status.SUCCEEDED)
     ask(ann)
+
+
+@pytest.mark.django_db
+def test_an_answer_never_streamed_is_closed_and_its_reservation_returned(ann):
+    message = ask(ann)
+    assert UsageCounter.objects.get(user=ann, period="day").tokens == message.reserved_tokens
+    Message.objects.filter(pk=message.pk).update(
+        created_at=message.created_at - chat.OPEN_ANSWER_WINDOW
+    )
+
+    assert chat.close_abandoned_answers() == 1
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED and message.quota_settled
+    today = UsageCounter.objects.get(user=ann, period="day")
+    assert (today.questions, today.tokens) == (1, 0)
+    assert chat.close_abandoned_answers() == 0
