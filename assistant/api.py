@@ -5,12 +5,16 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django.urls import reverse
 from ninja import Field, NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
+from pydantic import AfterValidator
 
 from assistant import tokens
 from assistant.chat import TooManyOpenAnswers
@@ -19,6 +23,21 @@ from assistant.quotas import QuotaExceeded
 from assistant.retrieval import search
 from assistant.status import describe
 from assistant.usage import embedding_row
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as invalid input."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return text
+
+
+# Text that people send and we store or search: checked before it reaches the database.
+Text = Annotated[str, AfterValidator(_storable)]
 
 
 class ApiError(Exception):
@@ -94,6 +113,11 @@ def _too_large(request, error):
     )
 
 
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request, error):
+    return error_response(request, 400, "bad_request", "The multipart body could not be read.")
+
+
 @api.exception_handler(Http404)
 def _not_found(request, error):
     return error_response(request, 404, "not_found", "Not found.")
@@ -143,7 +167,7 @@ search_router = Router(tags=["search"])
 
 
 class SearchIn(Schema):
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     k: int = Field(8, ge=1, le=50)
     collection_ids: list[int] | None = Field(
         None, description="Search only these collections; default: every one you may read."

@@ -14,6 +14,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from assistant import chat, quotas, sse
 from assistant.answers import Event, answer_events, answer_fully
+from assistant.api import Text
 from assistant.models import Conversation, Feedback, Message
 from ingest.models import Collection
 
@@ -21,7 +22,7 @@ router = Router(tags=["chat"])
 
 
 class AskIn(Schema):
-    question: str = Field(min_length=1, max_length=settings.QUESTION_MAX_CHARS)
+    question: Text = Field(min_length=1, max_length=settings.QUESTION_MAX_CHARS)
     collection_ids: list[int] | None = Field(
         None, description="Search only these collections; default: every one you may read."
     )
@@ -244,7 +245,7 @@ def get_message(request, message_id: int):
 
 class FeedbackIn(Schema):
     helpful: bool
-    comment: str = Field("", max_length=2000)
+    comment: Text = Field("", max_length=2000)
 
 
 class FeedbackOut(Schema):

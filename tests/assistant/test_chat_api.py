@@ -202,6 +202,9 @@ def test_abuse_limits_too_large_too_long_too_many_open(live_server_url, people, 
     )
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "too_large"
 
+    nul = client.post("/ask", json={"question": "why\u0000?"})
+    assert nul.status_code == 422 and "NUL" in nul.json()["error"]["message"]
+
     too_long = client.post("/ask", json={"question": "x" * 5000})
     assert too_long.status_code == 422 and "question" in too_long.json()["error"]["message"]
 
