@@ -17,7 +17,7 @@ from django.db import connection
 from ingest import embedding_space
 from ingest.embedders import get_embedder
 from ingest.embedding_space import vector_literal
-from ingest.lexical import CJK, cjk_bigrams, format_pages, identifiers
+from ingest.lexical import cjk_bigrams, format_pages, identifiers, topic_words
 from ingest.models import Collection
 
 log = logging.getLogger(__name__)
@@ -29,9 +29,9 @@ PER_DOCUMENT = 2
 # Share of the question's IDF weight found in its top passages, below which the documents
 # probably do not cover it (calibrated on bench/questions: an unanswerable question names
 # things the corpus lacks or mentions only in passing).
-MIN_COVERAGE = 0.30
+MIN_COVERAGE = 0.35
 # A passage this close in meaning is trusted whatever the keywords say (short or CJK queries).
-TRUSTED_SIMILARITY = 0.50
+TRUSTED_SIMILARITY = 0.55
 MIN_SIMILARITY = 0.20
 
 
@@ -93,23 +93,21 @@ def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[st
     return allowed.order_by().values("pk").query.sql_with_params()
 
 
-def english_text(text: str) -> str:
-    """The query for the English configuration: CJK runs would become one useless long word;
-    they are matched through their bigrams instead."""
-    return CJK.sub(" ", text)
-
-
 def lexical_terms(text: str) -> list[str]:
     """The query's `simple` terms: CJK bigrams and glued identifiers, as indexed."""
     return list(dict.fromkeys([*cjk_bigrams(text), *identifiers(text)]))
 
 
-# BM25 over the tsvector column. The query's lexemes (English stems, plus the CJK bigrams and
-# identifiers indexed in `simple`) are weighted by IDF from ingest_lexeme; lexemes too common to
-# tell passages apart are dropped; the GIN index finds the chunks holding any of the rest.
+# BM25 over the tsvector column. The query's lexemes (English stems of its topic words, plus the
+# CJK bigrams and identifiers indexed in `simple`) are weighted by IDF from ingest_lexeme; lexemes
+# too common to tell passages apart are dropped. Scoring reads each candidate's tsvector, so the
+# candidates are bounded: the GIN index finds the chunks holding the rarest lexemes, adding
+# lexemes from the rarest up while their document frequencies sum below CANDIDATE_BUDGET. A chunk
+# holding only the commoner lexemes could not outscore those anyway; the rest still score.
 K1 = 1.2
 B = 0.75
 MIN_IDF = 0.5
+CANDIDATE_BUDGET = 1000
 BM25_SQL = """
 WITH q AS (
     SELECT unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme
@@ -117,14 +115,14 @@ WITH q AS (
 ), totals AS (
     SELECT greatest(chunks, 1) AS n, greatest(length, 1)::float8 / greatest(chunks, 1) AS avglen
     FROM ingest_lexicaltotals LIMIT 1
-), terms AS (
-    SELECT l.lexeme, ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) AS idf
-    FROM ingest_lexeme l JOIN q USING (lexeme), totals
-    WHERE l.df > 0
 ), useful AS (
-    SELECT * FROM terms WHERE idf > %s
+    SELECT l.lexeme, ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) AS idf,
+           sum(l.df) OVER (ORDER BY l.df, l.lexeme) - l.df AS rarer
+    FROM ingest_lexeme l JOIN q USING (lexeme), totals
+    WHERE l.df > 0 AND ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) > %s
 ), tsq AS (
-    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query FROM useful
+    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query
+    FROM useful WHERE rarer < %s
 ), candidates AS (
     SELECT c.id, c.search_vector, length(c.search_vector) AS len
     FROM ingest_chunk c, tsq
@@ -142,6 +140,23 @@ GROUP BY candidates.id
 ORDER BY score DESC
 LIMIT %s
 """
+
+
+def bm25_query(query: str, *, allowed: tuple[str, tuple], limit: int) -> tuple[str, list]:
+    """The BM25 statement and its parameters, for the collections `allowed` selects."""
+    allowed_sql, allowed_params = allowed
+    return BM25_SQL.format(allowed=allowed_sql), [
+        topic_words(query),
+        lexical_terms(query),
+        MIN_IDF,
+        CANDIDATE_BUDGET,
+        *allowed_params,
+        K1,
+        K1,
+        B,
+        B,
+        limit,
+    ]
 
 
 def search(
@@ -182,10 +197,7 @@ def search(
             dense = cursor.fetchall()
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
-        cursor.execute(
-            BM25_SQL.format(allowed=allowed_sql),
-            [query, lexical_terms(query), MIN_IDF, *allowed_params, K1, K1, B, B, candidates],
-        )
+        cursor.execute(*bm25_query(query, allowed=(allowed_sql, allowed_params), limit=candidates))
         lexical = cursor.fetchall()
         timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
     clock = time.perf_counter()
@@ -218,10 +230,14 @@ def search(
     )
 
 
+# CJK bigrams the corpus never holds are mostly pairs straddling two words: they say nothing
+# about coverage and would sink every Chinese question, so only known bigrams count. An absent
+# English word or identifier does count: it names something the documents lack.
 COVERAGE_SQL = """
 WITH q AS (
     SELECT unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme
     UNION SELECT unnest(%s::text[])
+    UNION SELECT lexeme FROM ingest_lexeme WHERE lexeme = ANY(%s) AND df > 0
 ), totals AS (SELECT greatest(chunks, 1) AS n FROM ingest_lexicaltotals LIMIT 1)
 SELECT coalesce(sum(w.idf) FILTER (WHERE w.found) / nullif(sum(w.idf), 0), 0)
 FROM (
@@ -239,7 +255,9 @@ def coverage(query: str, chunk_ids: list[int]) -> float:
     if not chunk_ids:
         return 0.0
     with connection.cursor() as cursor:
-        cursor.execute(COVERAGE_SQL, [english_text(query), lexical_terms(query), chunk_ids])
+        cursor.execute(
+            COVERAGE_SQL, [topic_words(query), identifiers(query), cjk_bigrams(query), chunk_ids]
+        )
         return float(cursor.fetchone()[0] or 0.0)
 
 

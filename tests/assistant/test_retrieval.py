@@ -139,3 +139,15 @@ def test_context_merges_neighbours_and_keeps_to_the_budget():
     assert [h.chunk_id for h in chosen] == [1, 3]
     assert chosen[0].text == "text 4\n\ntext 5"
     assert (chosen[0].page_start, chosen[0].page_end) == (4, 5)
+
+
+def test_the_filler_of_a_question_does_not_match_passages(library):
+    public, _, reader = library
+    ingest_text(public, "chatter.md", "# Chatter\n\nStill, almost everyone ever wants to make it.")
+
+    question = "why does my table still keep growing, almost as if I ever deleted"
+    result = search(question, user=reader)
+
+    lexical = {hit.source_path: hit.lexical_rank for hit in result.hits}
+    assert lexical.get("chatter.md") is None
+    assert lexical["vacuum.md"] == 1
