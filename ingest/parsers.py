@@ -66,6 +66,23 @@ class Block:
     page: int | None = None
 
 
+class Outline:
+    """The headings above the text being read. A heading replaces those at its level or deeper,
+    so two h3 in a row are siblings however the page starts (h2 first, or h1)."""
+
+    def __init__(self) -> None:
+        self._path: list[tuple[int, str]] = []
+
+    def enter(self, level: int, text: str) -> None:
+        while self._path and self._path[-1][0] >= level:
+            self._path.pop()
+        self._path.append((level, text))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self._path)
+
+
 @dataclass
 class Parsed:
     media_type: str
@@ -251,7 +268,7 @@ def _parse_docx(data: bytes, stem: str, limits: Limits) -> Parsed:
         document = docx.Document(io.BytesIO(data))
     except Exception as error:
         raise IngestError(f"The Word document is damaged and cannot be read ({error}).") from None
-    headings: list[str] = []
+    outline = Outline()
     blocks: list[Block] = []
     title = (document.core_properties.title or "").strip()
     for item in document.iter_inner_content():
@@ -259,7 +276,7 @@ def _parse_docx(data: bytes, stem: str, limits: Limits) -> Parsed:
             for row in item.rows:
                 cells = [cell.text.strip() for cell in row.cells]
                 if any(cells):
-                    blocks.append(Block(" | ".join(dict.fromkeys(cells)), tuple(headings)))
+                    blocks.append(Block(" | ".join(dict.fromkeys(cells)), outline.path))
             continue
         assert isinstance(item, Paragraph)
         text = item.text.strip()
@@ -268,10 +285,10 @@ def _parse_docx(data: bytes, stem: str, limits: Limits) -> Parsed:
         style = (item.style.name if item.style is not None else "") or ""
         level = _heading_level(style)
         if level is None:
-            blocks.append(Block(text, tuple(headings)))
+            blocks.append(Block(text, outline.path))
             continue
         title = title or text
-        headings = [*headings[: level - 1], text]
+        outline.enter(level, text)
     return Parsed(DOCX, title or stem, blocks)
 
 
@@ -339,7 +356,7 @@ def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node else ""
     blocks: list[Block] = []
-    headings: list[str] = []
+    outline = Outline()
     buffer: list[str] = []
 
     def flush(preformatted: bool = False) -> None:
@@ -347,7 +364,7 @@ def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
         buffer.clear()
         text = text.strip() if preformatted else " ".join(text.split())
         if text:
-            blocks.append(Block(text, tuple(headings)))
+            blocks.append(Block(text, outline.path))
 
     def walk(node) -> None:
         for child in node.iter(include_text=True):
@@ -356,12 +373,16 @@ def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
                 buffer.append(child.text_content or "")
             elif tag in _SKIP or _is_boilerplate(child):
                 continue
+            elif tag in _HEADINGS and _in_admonition(child):
+                # "Tip", "Note": the title of a box inside the section, not a new section.
+                flush()
+                walk(child)
+                flush()
             elif tag in _HEADINGS:
                 flush()
                 text = " ".join(child.text().split())
                 if text:
-                    level = _HEADINGS[tag]
-                    headings[:] = [*headings[: level - 1], text]
+                    outline.enter(_HEADINGS[tag], text)
             elif tag == "pre":
                 flush()
                 buffer.append(child.text())
@@ -389,6 +410,14 @@ def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
     return Parsed(HTML, title, blocks)
 
 
+_ADMONITION = re.compile(r"\b(tip|note|warning|caution|important|admonition|callout)\b", re.I)
+
+
+def _in_admonition(heading) -> bool:
+    parent = heading.parent
+    return parent is not None and bool(_ADMONITION.search(parent.attributes.get("class") or ""))
+
+
 def _is_boilerplate(node) -> bool:
     attributes = node.attributes
     if attributes.get("role") in {"navigation", "banner", "contentinfo"}:
@@ -405,7 +434,7 @@ def _parse_markdown(data: bytes, stem: str, limits: Limits) -> Parsed:
 
     tokens = MarkdownIt("commonmark").enable("table").parse(decode_text(data))
     blocks: list[Block] = []
-    headings: list[str] = []
+    outline = Outline()
     title = ""
     level = 0
     for token in tokens:
@@ -413,13 +442,13 @@ def _parse_markdown(data: bytes, stem: str, limits: Limits) -> Parsed:
             level = int(token.tag[1])
         elif token.type == "inline" and level:
             text = _inline_text(token)
-            headings[:] = [*headings[: level - 1], text]
+            outline.enter(level, text)
             title = title or text
             level = 0
         elif token.type == "inline":
-            blocks.append(Block(_inline_text(token), tuple(headings)))
+            blocks.append(Block(_inline_text(token), outline.path))
         elif token.type in {"fence", "code_block"}:
-            blocks.append(Block(token.content.strip(), tuple(headings)))
+            blocks.append(Block(token.content.strip(), outline.path))
     return Parsed(MARKDOWN, title or stem, blocks)
 
 

@@ -131,3 +131,22 @@ def test_bad_input_gets_a_clear_error(data, name, message):
 def test_bytes_decide_the_type_when_the_name_says_nothing():
     assert parse(files.pdf(["Hello there"]), "download").media_type == PDF
     assert parse(b"<!doctype html><h1>Hi</h1><p>x</p>", "page").media_type == HTML
+
+
+def test_html_headings_nest_by_level_and_box_titles_are_not_sections():
+    page = b"""<html><body>
+    <h2>25.1. Routine Vacuuming</h2><p>Intro.</p>
+    <h3>25.1.1. Basics</h3><p>Basics text.</p>
+    <div class="tip"><h3 class="title">Tip</h3><p>A tip inside Basics.</p></div>
+    <p>More basics.</p>
+    <h3>25.1.2. Recovering Disk Space</h3><p>Space text.</p>
+    <h4>25.1.2.1. Details</h4><p>Detail text.</p>
+    </body></html>"""
+
+    paths = {block.text: " › ".join(block.headings) for block in parse(page, "v.html").blocks}
+
+    assert paths["Basics text."] == "25.1. Routine Vacuuming › 25.1.1. Basics"
+    assert paths["A tip inside Basics."] == "25.1. Routine Vacuuming › 25.1.1. Basics"
+    assert paths["More basics."] == "25.1. Routine Vacuuming › 25.1.1. Basics"
+    assert paths["Space text."] == "25.1. Routine Vacuuming › 25.1.2. Recovering Disk Space"
+    assert paths["Detail text."].endswith("25.1.2. Recovering Disk Space › 25.1.2.1. Details")
