@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from ingest import embedding_space
 from ingest.embedders import get_embedder
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # A small k favours items at the very top of either list (tuned on bench/questions).
 RRF_K = 10
 CANDIDATES = 60
+# HNSW candidate list; 200 keeps recall@10 against exact search near 0.9 at 100k chunks.
+EF_SEARCH = 200
 PER_DOCUMENT = 2
 # Share of the question's IDF weight found in its top passages, below which the documents
 # probably do not cover it (calibrated on bench/questions: an unanswerable question names
@@ -133,7 +135,10 @@ SELECT candidates.id,
            / (array_length(u.positions, 1) + %s * (1 - %s + %s * candidates.len / totals.avglen)))
            AS score
 FROM candidates
-CROSS JOIN LATERAL unnest(candidates.search_vector) u
+-- Only the query's lexemes are unnested: mark them A, keep the As (positions are kept).
+CROSS JOIN LATERAL unnest(ts_filter(setweight(
+    setweight(candidates.search_vector, 'D'), 'A', (SELECT array_agg(lexeme) FROM useful)
+), '{{a}}')) u
 JOIN useful ON useful.lexeme = u.lexeme
 CROSS JOIN totals
 GROUP BY candidates.id
@@ -176,10 +181,11 @@ def search(
     vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
     clock = time.perf_counter()
-    with connection.cursor() as cursor:
+    # SET LOCAL only lasts inside a transaction: without one the HNSW settings never apply.
+    with transaction.atomic(), connection.cursor() as cursor:
         dense: list[tuple[int, float]] = []
         if vector is not None:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, 100)])
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, EF_SEARCH)])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             # relaxed_order returns near-sorted rows: the outer query restores the order.
             cursor.execute(
