@@ -110,6 +110,18 @@ K1 = 1.2
 B = 0.75
 MIN_IDF = 0.5
 CANDIDATE_BUDGET = 1000
+# Nearest chunks on the HNSW index; relaxed_order returns near-sorted rows, so the outer query
+# restores the order.
+DENSE_SQL = """
+SELECT id, distance FROM (
+    SELECT c.id, c.embedding <=> %s::vector AS distance
+    FROM ingest_chunk c
+    WHERE c.collection_id IN ({allowed}) AND c.embedding IS NOT NULL
+    ORDER BY c.embedding <=> %s::vector
+    LIMIT %s
+) nearest ORDER BY distance
+"""
+
 BM25_SQL = """
 WITH q AS (
     SELECT unnest(tsvector_to_array(to_tsvector('english', %s))) AS lexeme
@@ -187,17 +199,8 @@ def search(
         if vector is not None:
             cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, EF_SEARCH)])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            # relaxed_order returns near-sorted rows: the outer query restores the order.
             cursor.execute(
-                f"""
-                SELECT id, distance FROM (
-                    SELECT c.id, c.embedding <=> %s::vector AS distance
-                    FROM ingest_chunk c
-                    WHERE c.collection_id IN ({allowed_sql}) AND c.embedding IS NOT NULL
-                    ORDER BY c.embedding <=> %s::vector
-                    LIMIT %s
-                ) nearest ORDER BY distance
-                """,
+                DENSE_SQL.format(allowed=allowed_sql),
                 [vector, *allowed_params, vector, candidates],
             )
             dense = cursor.fetchall()

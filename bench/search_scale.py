@@ -23,9 +23,8 @@ one, see bench/synthetic.py for the data): load, rebuild the indexes, then
   With --explain, EXPLAIN (ANALYZE, BUFFERS) of the dense and lexical SQL for the question at
   the 95th percentile of "excl." time.
 
-The dense SQL is written out here for recall and EXPLAIN because it is inline in search() and
-cannot be imported; it has the same shape (the access-control subquery comes from the product's
-own `readable_collections_sql`). The lexical SQL is the product's `BM25_SQL`, imported.
+Recall and EXPLAIN run the product's own `DENSE_SQL` and `BM25_SQL` (imported), with the
+access-control subquery from its `readable_collections_sql`.
 """
 
 from __future__ import annotations
@@ -47,16 +46,6 @@ QUESTION_FILES = [
     ROOT / "bench" / "questions" / "mixed.jsonl",
 ]
 WARMUP = 20
-
-DENSE_SQL = """
-SELECT id, distance FROM (
-    SELECT c.id, c.embedding <=> %s::vector AS distance
-    FROM ingest_chunk c
-    WHERE c.collection_id IN ({allowed}) AND c.embedding IS NOT NULL
-    ORDER BY c.embedding <=> %s::vector
-    LIMIT %s
-) nearest ORDER BY distance
-"""
 
 
 def log(line: str) -> None:
@@ -85,6 +74,8 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
     """(id, cosine distance) of the nearest chunks, nearest first."""
     from django.db import transaction
 
+    from assistant.retrieval import DENSE_SQL
+
     sql, params = allowed
     with transaction.atomic():
         for statement in settings:
@@ -95,6 +86,8 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
 
 def plan(cursor, allowed, vector: str, limit: int, settings: list[str], *, analyze=False) -> str:
     from django.db import transaction
+
+    from assistant.retrieval import DENSE_SQL
 
     sql, params = allowed
     options = "ANALYZE, BUFFERS" if analyze else "COSTS OFF"
