@@ -58,7 +58,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -181,11 +180,8 @@ def start_standin(args) -> tuple[subprocess.Popen, str]:
 
 
 def start_app(standin_url: str, log: Path) -> tuple[subprocess.Popen, str]:
-    import httpx
+    from tests.support import app_server
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = os.environ | {
         "ANSWER_PROVIDER": "qwen",
         "QWEN_BASE_URL": standin_url,
@@ -199,36 +195,10 @@ def start_app(standin_url: str, log: Path) -> tuple[subprocess.Popen, str]:
         # As in production: one INFO line per model call is part of the cost.
         "LOG_LEVEL": SERVER_LOG_LEVEL,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "assistant.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/api/v1/health", timeout=2)
-            return process, url
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("uvicorn did not start") from None
-            time.sleep(0.2)
+    try:
+        return app_server.start(env, output=log.open("ab"), access_log=False)
+    except app_server.ServerDidNotStart as error:
+        raise SystemExit(str(error)) from None
 
 
 def stop(process: subprocess.Popen) -> None:

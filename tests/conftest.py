@@ -3,13 +3,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from tests.support import app_server
 from tests.support.qwen_standin import StandIn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -80,11 +80,8 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
 def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Iterator[str]:
     """The app under uvicorn (a real ASGI server) on the test database, answering with the
     real Qwen provider pointed at the stand-in."""
-    from tests.support.embedded_db_plugin import free_port
-
     with django_db_blocker.unblock():
         database_url = worker_database_url()
-    port = free_port()
     env = os.environ | {
         "DATABASE_URL": database_url,
         "ANSWER_PROVIDER": "qwen",
@@ -96,35 +93,10 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
         "QWEN_ENABLE_THINKING": "true",
     }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "assistant.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            httpx.get(f"{url}/api/v1/health", timeout=2)
-            break
-        except httpx.HTTPError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.2)
+    try:
+        server, url = app_server.start(env)
+    except app_server.ServerDidNotStart as error:
+        pytest.fail(str(error))
     yield url
     server.terminate()
     server.wait(timeout=20)
