@@ -102,14 +102,16 @@ def lexical_terms(text: str) -> list[str]:
 
 # BM25 over the tsvector column. The query's lexemes (English stems of its topic words, plus the
 # CJK bigrams and identifiers indexed in `simple`) are weighted by IDF from ingest_lexeme; lexemes
-# too common to tell passages apart are dropped. Scoring reads each candidate's tsvector, so the
-# candidates are bounded: the GIN index finds the chunks holding the rarest lexemes, adding
-# lexemes from the rarest up while their document frequencies sum below CANDIDATE_BUDGET. A chunk
-# holding only the commoner lexemes could not outscore those anyway; the rest still score.
+# too common to tell passages apart are dropped. Scoring reads each candidate's tsvector (about
+# 17 us a candidate), so the candidates are bounded: the GIN index finds the chunks holding the
+# rarest lexemes, adding lexemes from the rarest up while their document frequencies sum to at
+# most CANDIDATE_BUDGET. A chunk holding only the commoner lexemes could not outscore those
+# anyway; the rest still score. When even the rarest lexeme is too common (a large corpus), the
+# candidates are the chunks holding two of the three rarest, which are the ones that can rank.
 K1 = 1.2
 B = 0.75
 MIN_IDF = 0.5
-CANDIDATE_BUDGET = 1000
+CANDIDATE_BUDGET = 500
 # Nearest chunks on the HNSW index; relaxed_order returns near-sorted rows, so the outer query
 # restores the order.
 DENSE_SQL = """
@@ -130,13 +132,23 @@ WITH q AS (
     SELECT greatest(chunks, 1) AS n, greatest(length, 1)::float8 / greatest(chunks, 1) AS avglen
     FROM ingest_lexicaltotals LIMIT 1
 ), useful AS (
-    SELECT l.lexeme, ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) AS idf,
-           sum(l.df) OVER (ORDER BY l.df, l.lexeme) - l.df AS rarer
+    SELECT l.lexeme, l.df, ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) AS idf,
+           sum(l.df) OVER (ORDER BY l.df, l.lexeme) AS upto,
+           row_number() OVER (ORDER BY l.df, l.lexeme) AS nth
     FROM ingest_lexeme l JOIN q USING (lexeme), totals
     WHERE l.df > 0 AND ln(1 + (totals.n - l.df + 0.5) / (l.df + 0.5)) > %s
+), budget AS (SELECT %s::bigint AS chunks
 ), tsq AS (
-    SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS query
-    FROM useful WHERE rarer < %s
+    SELECT CASE
+        WHEN (SELECT df FROM useful WHERE nth = 1) <= budget.chunks
+          OR (SELECT count(*) FROM useful) = 1
+        THEN (SELECT string_agg(quote_literal(lexeme), ' | ') FROM useful
+              WHERE upto <= budget.chunks OR nth = 1)
+        ELSE (SELECT string_agg(format('(%%s & %%s)', quote_literal(x.lexeme),
+                                       quote_literal(y.lexeme)), ' | ')
+              FROM useful x JOIN useful y ON x.nth < y.nth WHERE y.nth <= 3)
+    END::tsquery AS query
+    FROM budget
 ), candidates AS (
     SELECT c.id, c.search_vector, length(c.search_vector) AS len
     FROM ingest_chunk c, tsq
@@ -159,14 +171,17 @@ LIMIT %s
 """
 
 
-def bm25_query(query: str, *, allowed: tuple[str, tuple], limit: int) -> tuple[str, list]:
-    """The BM25 statement and its parameters, for the collections `allowed` selects."""
+def bm25_query(
+    query: str, *, allowed: tuple[str, tuple], limit: int, budget: int = CANDIDATE_BUDGET
+) -> tuple[str, list]:
+    """The BM25 statement and its parameters, for the collections `allowed` selects; `budget`
+    bounds the candidates scored (see CANDIDATE_BUDGET)."""
     allowed_sql, allowed_params = allowed
     return BM25_SQL.format(allowed=allowed_sql), [
         topic_words(query),
         lexical_terms(query),
         MIN_IDF,
-        CANDIDATE_BUDGET,
+        budget,
         *allowed_params,
         K1,
         K1,

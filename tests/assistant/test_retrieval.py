@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
-from assistant.retrieval import Hit, context, search
-from ingest.models import Collection
+from assistant.retrieval import Hit, bm25_query, context, readable_collections_sql, search
+from ingest.models import Chunk, Collection
 from tests.support.documents import ingest_text
 
 VACUUM = """# Routine vacuuming
@@ -151,3 +152,32 @@ def test_the_filler_of_a_question_does_not_match_passages(library):
     lexical = {hit.source_path: hit.lexical_rank for hit in result.hits}
     assert lexical.get("chatter.md") is None
     assert lexical["vacuum.md"] == 1
+
+
+def test_over_budget_the_chunks_holding_two_rare_terms_are_still_ranked(db):
+    manual = Collection.objects.create(name="Big", is_public=True)
+    texts = {
+        "both.md": "The zeppelin carried a quokka across the bay.",
+        "pair.md": "A quokka ate the marzipan.",
+        "single.md": "One zeppelin, nothing else of note here.",
+        "other.md": "Marzipan alone, nothing else of note here.",
+    }
+    for name, text in texts.items():
+        ingest_text(manual, name, f"# {name}\n\n{text}")
+    for i in range(6):
+        ingest_text(manual, f"filler{i}.md", f"# Filler {i}\n\nRoutine maintenance note {i}.")
+    allowed = readable_collections_sql(None, [manual.pk])
+
+    def ranked(budget: int) -> list[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                *bm25_query("zeppelin quokka marzipan", allowed=allowed, limit=10, budget=budget)
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        by_id = dict(Chunk.objects.filter(pk__in=ids).values_list("pk", "document__source_path"))
+        return [by_id[i] for i in ids]
+
+    # Every term is in two chunks: a budget of one admits no single term, so the candidates are
+    # the chunks that hold two of them, and the chunks with one term are never read.
+    assert set(ranked(budget=1)) == {"both.md", "pair.md"}
+    assert set(ranked(budget=100)) == {"both.md", "pair.md", "single.md", "other.md"}
