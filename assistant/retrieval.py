@@ -108,15 +108,18 @@ def lexical_terms(text: str) -> list[str]:
 # most CANDIDATE_BUDGET. A chunk holding only the commoner lexemes could not outscore those
 # anyway; the rest still score. When even the rarest lexeme is too common (a large corpus), the
 # candidates are the chunks holding two of the three rarest, which are the ones that can rank.
+# Whatever the query, at most CANDIDATE_CAP times the budget are read (the first found, in table
+# order): a safety valve for questions made only of very common words, where dense search leads.
 K1 = 1.2
 B = 0.75
 MIN_IDF = 0.5
 CANDIDATE_BUDGET = 500
+CANDIDATE_CAP = 4
 # Nearest chunks on the HNSW index; relaxed_order returns near-sorted rows, so the outer query
 # restores the order.
 DENSE_SQL = """
-SELECT id, distance FROM (
-    SELECT c.id, c.embedding <=> %s::vector AS distance
+SELECT id, distance, document_id FROM (
+    SELECT c.id, c.embedding <=> %s::vector AS distance, c.document_id
     FROM ingest_chunk c
     WHERE c.collection_id IN ({allowed}) AND c.embedding IS NOT NULL
     ORDER BY c.embedding <=> %s::vector
@@ -150,14 +153,16 @@ WITH q AS (
     END::tsquery AS query
     FROM budget
 ), candidates AS (
-    SELECT c.id, c.search_vector, length(c.search_vector) AS len
+    SELECT c.id, c.document_id, c.search_vector, length(c.search_vector) AS len
     FROM ingest_chunk c, tsq
     WHERE c.collection_id IN ({allowed}) AND c.search_vector @@ tsq.query
+    LIMIT %s
 )
 SELECT candidates.id,
        sum(useful.idf * array_length(u.positions, 1) * (%s + 1)
            / (array_length(u.positions, 1) + %s * (1 - %s + %s * candidates.len / totals.avglen)))
-           AS score
+           AS score,
+       candidates.document_id
 FROM candidates
 -- Only the query's lexemes are unnested: mark them A, keep the As (positions are kept).
 CROSS JOIN LATERAL unnest(ts_filter(setweight(
@@ -165,7 +170,7 @@ CROSS JOIN LATERAL unnest(ts_filter(setweight(
 ), '{{a}}')) u
 JOIN useful ON useful.lexeme = u.lexeme
 CROSS JOIN totals
-GROUP BY candidates.id
+GROUP BY candidates.id, candidates.document_id
 ORDER BY score DESC
 LIMIT %s
 """
@@ -183,6 +188,7 @@ def bm25_query(
         MIN_IDF,
         budget,
         *allowed_params,
+        CANDIDATE_CAP * budget,
         K1,
         K1,
         B,
@@ -226,21 +232,24 @@ def search(
         timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
     clock = time.perf_counter()
     fused: dict[int, float] = {}
-    for rank, (chunk_id, _) in enumerate(dense, start=1):
+    for rank, (chunk_id, *_) in enumerate(dense, start=1):
         fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    for rank, (chunk_id, _) in enumerate(lexical, start=1):
+    for rank, (chunk_id, *_) in enumerate(lexical, start=1):
         fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    ranked = sorted(fused, key=lambda chunk_id: -fused[chunk_id])
-    hits = _load(ranked)
-    dense_rank = {chunk_id: r for r, (chunk_id, _) in enumerate(dense, start=1)}
-    lexical_rank = {chunk_id: r for r, (chunk_id, _) in enumerate(lexical, start=1)}
-    similarity = {chunk_id: 1.0 - distance for chunk_id, distance in dense}
-    for hit in hits:
+    document_of = {chunk_id: document_id for chunk_id, _, document_id in [*dense, *lexical]}
+    ranked = [Ranked(chunk_id, document_of[chunk_id], score) for chunk_id, score in fused.items()]
+    # Only the chosen few are read in full: ranking needs no passage text.
+    chosen = _load(
+        [r.chunk_id for r in diversify(by_document(ranked), k=k, per_document=per_document)]
+    )
+    dense_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(dense, start=1)}
+    lexical_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(lexical, start=1)}
+    similarity = {chunk_id: 1.0 - distance for chunk_id, distance, _ in dense}
+    for hit in chosen:
         hit.score = fused[hit.chunk_id]
         hit.dense_rank = dense_rank.get(hit.chunk_id)
         hit.lexical_rank = lexical_rank.get(hit.chunk_id)
         hit.similarity = similarity.get(hit.chunk_id)
-    chosen = diversify(by_document(hits), k=k, per_document=per_document)
     timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
     covered = coverage(query, [hit.chunk_id for hit in chosen[:3]])
     timings["total_ms"] = (time.perf_counter() - started) * 1000
@@ -302,7 +311,14 @@ def _load(chunk_ids: list[int]) -> list[Hit]:
     return [rows[chunk_id] for chunk_id in chunk_ids if chunk_id in rows]
 
 
-def by_document(hits: list[Hit]) -> list[Hit]:
+@dataclass
+class Ranked:
+    chunk_id: int
+    document_id: int
+    score: float
+
+
+def by_document(hits: list[Ranked]) -> list[Ranked]:
     """Rank documents by their best chunk plus half of their next two, then chunks within.
 
     A page with several matching passages is more likely the answer than one lucky chunk.
@@ -314,7 +330,7 @@ def by_document(hits: list[Hit]) -> list[Hit]:
     return sorted(hits, key=lambda h: (-total[h.document_id], -h.score))
 
 
-def diversify(hits: list[Hit], *, k: int, per_document: int) -> list[Hit]:
+def diversify(hits: list[Ranked], *, k: int, per_document: int) -> list[Ranked]:
     """Keep the best `per_document` chunks of each document so one cannot fill every slot."""
     seen: dict[int, int] = {}
     chosen = []

@@ -189,34 +189,14 @@ def measure_latency(texts: list[str], user, collection_id: int) -> dict:
     return {"summary": summary, "rows": rows}
 
 
-def lexical_statement(text: str, allowed) -> tuple[str, list]:
-    """The product's BM25 statement and parameters for a question (as search() builds them)."""
-    from assistant import retrieval
-
-    if hasattr(retrieval, "bm25_query"):
-        return retrieval.bm25_query(text, allowed=allowed, limit=retrieval.CANDIDATES)
-    sql, params = allowed  # older retrieval.py: the statement was built inline in search()
-    return retrieval.BM25_SQL.format(allowed=sql), [
-        text,
-        retrieval.lexical_terms(text),
-        retrieval.MIN_IDF,
-        *params,
-        retrieval.K1,
-        retrieval.K1,
-        retrieval.B,
-        retrieval.B,
-        retrieval.CANDIDATES,
-    ]
-
-
 def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
     from django.db import connection
 
-    from assistant.retrieval import CANDIDATES
+    from assistant.retrieval import CANDIDATES, bm25_query
 
     with connection.cursor() as cursor:
         dense_plan = plan(cursor, allowed, vector, CANDIDATES, settings, analyze=True)
-        sql, params = lexical_statement(text, allowed)
+        sql, params = bm25_query(text, allowed=allowed, limit=CANDIDATES)
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         lexical_plan = "\n".join(row[0] for row in cursor.fetchall())
     return f"question: {text}\n-- dense --\n{dense_plan}\n-- lexical (BM25_SQL) --\n{lexical_plan}"

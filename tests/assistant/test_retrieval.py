@@ -168,11 +168,9 @@ def test_over_budget_the_chunks_holding_two_rare_terms_are_still_ranked(db):
         ingest_text(manual, f"filler{i}.md", f"# Filler {i}\n\nRoutine maintenance note {i}.")
     allowed = readable_collections_sql(None, [manual.pk])
 
-    def ranked(budget: int) -> list[str]:
+    def ranked(budget: int, query: str = "zeppelin quokka marzipan") -> list[str]:
         with connection.cursor() as cursor:
-            cursor.execute(
-                *bm25_query("zeppelin quokka marzipan", allowed=allowed, limit=10, budget=budget)
-            )
+            cursor.execute(*bm25_query(query, allowed=allowed, limit=10, budget=budget))
             ids = [row[0] for row in cursor.fetchall()]
         by_id = dict(Chunk.objects.filter(pk__in=ids).values_list("pk", "document__source_path"))
         return [by_id[i] for i in ids]
@@ -181,3 +179,6 @@ def test_over_budget_the_chunks_holding_two_rare_terms_are_still_ranked(db):
     # the chunks that hold two of them, and the chunks with one term are never read.
     assert set(ranked(budget=1)) == {"both.md", "pair.md"}
     assert set(ranked(budget=100)) == {"both.md", "pair.md", "single.md", "other.md"}
+    # A lone common word: its six chunks are more than four times the budget, so four are read.
+    assert len(ranked(budget=100, query="maintenance")) == 6
+    assert len(ranked(budget=1, query="maintenance")) == 4
