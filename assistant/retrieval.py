@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 # A small k favours items at the very top of either list (tuned on bench/questions).
 RRF_K = 10
 CANDIDATES = 60
-# HNSW candidate list; 200 keeps recall@10 against exact search near 0.9 at 100k chunks.
-EF_SEARCH = 200
+# HNSW's candidate list grows with the corpus. Recall@10 against exact search, synthetic chunks
+# (bench/search_scale.py, 2026-11-30): 0.998 at 10k chunks with 200; 0.965 at 100k with 400
+# (0.894 with 200) for 1 ms more; 0.84 at 1M with 800 (0.73 with 400). Under 50k chunks a larger
+# value makes the planner prefer an exact scan, which costs 25 ms there.
+EF_SEARCH_STEPS = ((50_000, 200), (500_000, 400))
+EF_SEARCH_MAX = 800
 PER_DOCUMENT = 2
 # Share of the question's IDF weight found in its top passages, below which the documents
 # probably do not cover it (calibrated on bench/questions: an unanswerable question names
@@ -95,6 +99,11 @@ def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[st
     return allowed.order_by().values("pk").query.sql_with_params()
 
 
+def ef_search(chunks: int) -> int:
+    """HNSW's candidate list for a corpus of `chunks` chunks (see EF_SEARCH_STEPS)."""
+    return next((ef for below, ef in EF_SEARCH_STEPS if chunks < below), EF_SEARCH_MAX)
+
+
 def lexical_terms(text: str) -> list[str]:
     """The query's `simple` terms: CJK bigrams and glued identifiers, as indexed."""
     return list(dict.fromkeys([*cjk_bigrams(text), *identifiers(text)]))
@@ -109,12 +118,12 @@ def lexical_terms(text: str) -> list[str]:
 # anyway; the rest still score. When even the rarest lexeme is too common (a large corpus), the
 # candidates are the chunks holding two of the three rarest, which are the ones that can rank.
 # Whatever the query, at most CANDIDATE_CAP times the budget are read (the first found, in table
-# order): a safety valve for questions made only of very common words, where dense search leads.
+# order): a safety valve for very common words in a large corpus, where dense search leads.
 K1 = 1.2
 B = 0.75
 MIN_IDF = 0.5
 CANDIDATE_BUDGET = 500
-CANDIDATE_CAP = 4
+CANDIDATE_CAP = 2
 # Nearest chunks on the HNSW index; relaxed_order returns near-sorted rows, so the outer query
 # restores the order.
 DENSE_SQL = """
@@ -218,7 +227,9 @@ def search(
     with transaction.atomic(), connection.cursor() as cursor:
         dense: list[tuple[int, float]] = []
         if vector is not None:
-            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, EF_SEARCH)])
+            cursor.execute("SELECT chunks FROM ingest_lexicaltotals LIMIT 1")
+            chunks = (cursor.fetchone() or (0,))[0]
+            cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(candidates, ef_search(chunks))])
             cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
             cursor.execute(
                 DENSE_SQL.format(allowed=allowed_sql),

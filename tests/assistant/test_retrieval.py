@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from assistant.retrieval import Hit, bm25_query, context, readable_collections_sql, search
+from assistant.retrieval import (
+    CANDIDATE_CAP,
+    Hit,
+    bm25_query,
+    context,
+    ef_search,
+    readable_collections_sql,
+    search,
+)
 from ingest.models import Chunk, Collection
 from tests.support.documents import ingest_text
 
@@ -179,6 +187,10 @@ def test_over_budget_the_chunks_holding_two_rare_terms_are_still_ranked(db):
     # the chunks that hold two of them, and the chunks with one term are never read.
     assert set(ranked(budget=1)) == {"both.md", "pair.md"}
     assert set(ranked(budget=100)) == {"both.md", "pair.md", "single.md", "other.md"}
-    # A lone common word: its six chunks are more than four times the budget, so four are read.
+    # A lone common word in six chunks: past the cap, only the cap's worth is read.
     assert len(ranked(budget=100, query="maintenance")) == 6
-    assert len(ranked(budget=1, query="maintenance")) == 4
+    assert len(ranked(budget=1, query="maintenance")) == CANDIDATE_CAP
+
+
+def test_hnsw_looks_further_in_a_larger_corpus():
+    assert ef_search(10_000) < ef_search(100_000) < ef_search(1_000_000)
