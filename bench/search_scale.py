@@ -282,9 +282,9 @@ def main() -> None:
                 "stages_s": report.stages,
                 "maintenance_work_mem": report.maintenance_work_mem,
             }
-            modes = {"search()": hnsw_settings(max(CANDIDATES, ef_search(loaded)))}
+            row["ef_search"] = max(CANDIDATES, ef_search(loaded))  # as search() sets it
+            modes = {"search()": hnsw_settings(row["ef_search"])}
             modes.update({f"ef_search={ef}": hnsw_settings(ef) for ef in extra_ef})
-            row["ef_search"] = max(CANDIDATES, ef_search(loaded))
             clock = time.perf_counter()
             row["recall"] = measure_recall(allowed, vectors, modes)
             row["recall_s"] = time.perf_counter() - clock
