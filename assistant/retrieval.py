@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 RRF_K = 10
 CANDIDATES = 60
 # HNSW's candidate list grows with the corpus. Recall@10 against exact search, synthetic chunks
-# (bench/search_scale.py, 2026-11-30): 0.998 at 10k chunks with 200; 0.965 at 100k with 400
-# (0.894 with 200) for 1 ms more; 0.84 at 1M with 800 (0.73 with 400). Under 50k chunks a larger
-# value makes the planner prefer an exact scan, which costs 25 ms there.
+# (bench/search_scale.py, 2026-11-30, as in the README): 0.999 at 10k chunks with 200; 0.971 at
+# 100k with 400 (0.918 with 200) for about 3 ms more; 0.794 at 1M with 800 (0.669 with 400).
+# Under 50k chunks a larger value makes the planner prefer an exact scan, which costs 26 ms there.
 EF_SEARCH_STEPS = ((50_000, 200), (500_000, 400))
 EF_SEARCH_MAX = 800
 PER_DOCUMENT = 2
@@ -242,19 +242,19 @@ def search(
         lexical = cursor.fetchall()
         timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
     clock = time.perf_counter()
-    fused: dict[int, float] = {}
-    for rank, (chunk_id, *_) in enumerate(dense, start=1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-    for rank, (chunk_id, *_) in enumerate(lexical, start=1):
-        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+    dense_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(dense, start=1)}
+    lexical_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(lexical, start=1)}
+    fused = {
+        chunk_id: sum(1.0 / (RRF_K + r) for r in ranks if r)
+        for chunk_id in dense_rank | lexical_rank
+        for ranks in [(dense_rank.get(chunk_id), lexical_rank.get(chunk_id))]
+    }
     document_of = {chunk_id: document_id for chunk_id, _, document_id in [*dense, *lexical]}
     ranked = [Ranked(chunk_id, document_of[chunk_id], score) for chunk_id, score in fused.items()]
     # Only the chosen few are read in full: ranking needs no passage text.
     chosen = _load(
         [r.chunk_id for r in diversify(by_document(ranked), k=k, per_document=per_document)]
     )
-    dense_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(dense, start=1)}
-    lexical_rank = {chunk_id: r for r, (chunk_id, *_) in enumerate(lexical, start=1)}
     similarity = {chunk_id: 1.0 - distance for chunk_id, distance, _ in dense}
     for hit in chosen:
         hit.score = fused[hit.chunk_id]
