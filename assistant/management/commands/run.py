@@ -129,27 +129,16 @@ def start_gguf_server(model: str, port: int, **kwargs) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
-            "--model",
+            "assistant.gguf_server",
             model,
-            "--host",
-            "127.0.0.1",
             "--port",
             str(port),
-            "--n_threads",
+            "--threads",
             str(os.cpu_count() or 2),
-            "--n_ctx",
-            "4096",
         ],
-        gguf_server_env(),
+        os.environ.copy(),
         **kwargs,
     )
-
-
-def gguf_server_env() -> dict[str, str]:
-    """llama.cpp's server reads its settings from the environment too: our PORT or HOST (meant
-    for the web app) would override its command line."""
-    return {k: v for k, v in os.environ.items() if k.upper() not in {"PORT", "HOST", "MODEL"}}
 
 
 def wait_for(
