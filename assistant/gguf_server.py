@@ -42,9 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    serve(
-        model=args.model, port=args.port, threads=args.threads, context=args.context, stop=stop
-    )
+    serve(model=args.model, port=args.port, threads=args.threads, context=args.context, stop=stop)
 
 
 if __name__ == "__main__":
