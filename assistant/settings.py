@@ -125,12 +125,15 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
 if EMBEDDED_BROKER:
     _queue_dir = VAR_DIR / "celery" / "queue"
-    # kombu's filesystem transport wants absolute folders that already exist.
-    for _folder in (_queue_dir, VAR_DIR / "celery" / "processed"):
+    _control_dir = VAR_DIR / "celery" / "control"
+    # kombu's filesystem transport wants absolute folders that already exist; left unset, its
+    # control folder (broadcasts, pidbox) is a relative `control/` wherever a process starts.
+    for _folder in (_queue_dir, _control_dir, VAR_DIR / "celery" / "processed"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
+        "control_folder": str(_control_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
         "store_processed": False,
         "polling_interval": 0.1,

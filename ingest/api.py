@@ -42,8 +42,9 @@ class DocumentOut(Schema):
 
 class SubmissionOut(Schema):
     duplicate: bool
+    skipped: bool
     message: str
-    document: DocumentOut
+    document: DocumentOut | None
 
 
 @router.get("/collections", response=list[CollectionOut])
@@ -72,7 +73,8 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
 
     A file with the same bytes as a document already in the collection is not ingested again
     (`duplicate: true` names that document); a changed file with the same name becomes its
-    next version.
+    next version. Stylesheets, scripts, fonts and images are not documents: `skipped: true`,
+    with no document.
     """
     collection = get_object_or_404(Collection.objects.readable_by(request.auth), pk=collection_id)
     _require(request, "ingest.add_document")
@@ -83,7 +85,12 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
     return Status(
         202,
         [
-            {"duplicate": s.duplicate, "message": s.message, "document": s.document}
+            {
+                "duplicate": s.duplicate,
+                "skipped": bool(s.skipped),
+                "message": s.message,
+                "document": s.document,
+            }
             for s in submissions
         ],
     )

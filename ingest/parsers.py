@@ -55,6 +55,22 @@ _SIGNATURES = [
 ]
 
 
+# What a website export or a file share carries beside its documents. Never indexed: a folder
+# ingest or an upload skips these and counts them. Images wait for OCR.
+_NOT_DOCUMENTS = {
+    "a stylesheet": {".css", ".scss", ".less"},
+    "a script": {".js", ".mjs", ".cjs", ".map"},
+    "a font": {".woff", ".woff2", ".ttf", ".otf", ".eot"},
+    "an image": {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".bmp", ".tif", ".tiff"},
+}
+
+
+def not_a_document(filename: str) -> str | None:
+    """What the file is when its name says it is not a document ("a stylesheet"), else None."""
+    suffix = PurePath(filename).suffix.lower()
+    return next((kind for kind, suffixes in _NOT_DOCUMENTS.items() if suffix in suffixes), None)
+
+
 class IngestError(Exception):
     """A document that cannot be ingested; the message is shown to the admin as is."""
 

@@ -27,7 +27,7 @@ from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder
 from ingest.lexical import extra_terms
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import IngestError, Limits, parse
+from ingest.parsers import IngestError, Limits, not_a_document, parse
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +41,21 @@ class TransientIngestError(Exception):
 
 @dataclass(frozen=True)
 class Submission:
-    document: Document
+    source_path: str
+    document: Document | None = None
     duplicate: bool = False
+    skipped: str = ""  # what the file is when it is not a document: "a stylesheet"
 
     @property
     def message(self) -> str:
         doc = self.document
+        if doc is None:
+            return f"Skipped {self.source_path}: {self.skipped} is not a document."
+        if self.duplicate and doc.status == Document.Status.FAILED:
+            return (
+                f"Unchanged since it failed as document #{doc.pk}: {doc.failure_reason} "
+                "Retry it from the admin once the cause is fixed."
+            )
         if self.duplicate:
             return (
                 f"Already in {doc.collection.name} as document #{doc.pk} "
@@ -67,49 +76,63 @@ def normalise_source_path(path: str) -> str:
 
 
 def submit(
-    *, collection: Collection, source_path: str, data: bytes, uploaded_by=None
+    *,
+    collection: Collection,
+    source_path: str,
+    data: bytes,
+    uploaded_by=None,
+    enqueue: bool = True,
 ) -> Submission:
+    """Store the file as a QUEUED document and, with `enqueue`, queue it for a worker (a caller
+    that processes it in the foreground passes False). What is not a document is skipped; the
+    same bytes again, even ones that failed, are not a new document."""
     source_path = normalise_source_path(source_path)
+    if kind := not_a_document(source_path):
+        return Submission(source_path, skipped=kind)
     sha256 = hashlib.sha256(data).hexdigest()
+    if too_big(len(data)):
+        return refuse_oversized(
+            collection=collection,
+            source_path=source_path,
+            size=len(data),
+            sha256=sha256,
+            uploaded_by=uploaded_by,
+        )
+    same_bytes = Document.objects.filter(collection=collection, sha256=sha256)
+    duplicate = (
+        same_bytes.exclude(status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]).first()
+        or same_bytes.filter(status=Document.Status.FAILED, source_path=source_path).last()
+    )
+    if duplicate:
+        return Submission(source_path, duplicate, duplicate=True)
     live = Document.objects.filter(collection=collection).exclude(
         status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]
     )
-    if duplicate := live.filter(sha256=sha256).first():
-        return Submission(duplicate, duplicate=True)
-    limit = settings.UPLOAD_MAX_MB * 2**20
-    fields = dict(
-        collection=collection,
-        source_path=source_path,
-        title=PurePosixPath(source_path).name,
-        sha256=sha256,
-        size_bytes=len(data),
-        uploaded_by=uploaded_by,
-    )
-    if len(data) > limit:
-        # Recorded, so the admin sees why, but the bytes are not kept.
-        document = Document.objects.create(
-            **fields,
-            status=Document.Status.FAILED,
-            failure_reason=f"The file is {len(data) / 2**20:.0f} MB; the limit is "
-            f"{settings.UPLOAD_MAX_MB} MB.",
-        )
-        return Submission(document)
     previous = live.filter(source_path=source_path).order_by("-version").first()
     with transaction.atomic():
         document = Document.objects.create(
-            **fields,
+            collection=collection,
+            source_path=source_path,
+            title=PurePosixPath(source_path).name,
+            sha256=sha256,
+            size_bytes=len(data),
+            uploaded_by=uploaded_by,
             replaces=previous,
             version=previous.version + 1 if previous else 1,
         )
         document.file.save(sha256, ContentFile(data), save=True)
-        from ingest.tasks import ingest_document
+        if enqueue:
+            from ingest.tasks import ingest_document
 
-        ingest_document.delay_on_commit(document.pk)
-    return Submission(document)
+            ingest_document.delay_on_commit(document.pk)
+    return Submission(source_path, document)
 
 
 def submit_upload(*, collection: Collection, upload, uploaded_by=None) -> Submission:
-    """An uploaded file: an oversized one is refused before its bytes are read."""
+    """An uploaded file: one that is not a document, or is oversized, is refused before its
+    bytes are read."""
+    if kind := not_a_document(upload.name):
+        return Submission(normalise_source_path(upload.name), skipped=kind)
     if too_big(upload.size):
         return refuse_oversized(
             collection=collection,
@@ -127,22 +150,22 @@ def too_big(size: int) -> bool:
 
 
 def refuse_oversized(
-    *, collection: Collection, source_path: str, size: int, uploaded_by=None
+    *, collection: Collection, source_path: str, size: int, sha256: str = "", uploaded_by=None
 ) -> Submission:
-    """Record the refusal, so the admin sees why, without reading or keeping the bytes."""
+    """Record the refusal, so the admin sees why, without keeping the bytes."""
     source_path = normalise_source_path(source_path)
     document = Document.objects.create(
         collection=collection,
         source_path=source_path,
         title=PurePosixPath(source_path).name,
-        sha256="",
+        sha256=sha256,
         size_bytes=size,
         uploaded_by=uploaded_by,
         status=Document.Status.FAILED,
         failure_reason=f"The file is {size / 2**20:.0f} MB; the limit is "
         f"{settings.UPLOAD_MAX_MB} MB.",
     )
-    return Submission(document)
+    return Submission(source_path, document)
 
 
 def process(document_id: int) -> Document:

@@ -9,6 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import urlencode
 
 from ingest import pipeline
 from ingest.forms import UploadForm
@@ -25,9 +26,12 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
             for upload in form.cleaned_data["files"]
         ]
-        ids = ",".join(str(s.document.pk) for s in submissions)
-        duplicates = ",".join(str(s.document.pk) for s in submissions if s.duplicate)
-        return redirect(f"{reverse('admin:ingest_upload_status')}?ids={ids}&dup={duplicates}")
+        query = {
+            "ids": ",".join(str(s.document.pk) for s in submissions if s.document),
+            "dup": ",".join(str(s.document.pk) for s in submissions if s.duplicate),
+            "skipped": [f"{s.source_path}: {s.skipped}" for s in submissions if s.skipped],
+        }
+        return redirect(f"{reverse('admin:ingest_upload_status')}?{urlencode(query, doseq=True)}")
     context = {**admin.site.each_context(request), "form": form, "title": "Upload documents"}
     return TemplateResponse(request, "admin/ingest/upload.html", context)
 
@@ -42,6 +46,7 @@ def upload_status(request: HttpRequest) -> TemplateResponse:
         **admin.site.each_context(request),
         "title": "Upload progress",
         "rows": [(d, d.pk in duplicates) for d in rows],
+        "skipped": request.GET.getlist("skipped")[:500],
         "finished": all(d.is_finished for d in rows),
     }
     template = "admin/ingest/upload_status.html"

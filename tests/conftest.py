@@ -1,18 +1,74 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from assistant.embedded_db import EmbeddedPostgres
 from tests.support import app_server
+from tests.support.embedded_db_plugin import free_port
 from tests.support.qwen_standin import StandIn
 
 ROOT = Path(__file__).resolve().parent.parent
+_GIT_STATUS = pytest.StashKey[set[str]]()
+
+
+def _untracked_changes() -> set[str]:
+    result = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(result.stdout.splitlines()) if result.returncode == 0 else set()
+
+
+def pytest_sessionstart(session) -> None:
+    session.config.stash[_GIT_STATUS] = _untracked_changes()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """The suite writes only under var/ or a temp folder: nothing new may show in the checkout."""
+    before = session.config.stash.get(_GIT_STATUS, None)
+    if before is None:
+        return
+    if written := sorted(_untracked_changes() - before):
+        session.config.get_terminal_writer().line(
+            "\nThe tests wrote into the checkout: " + ", ".join(written), red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def newcomer_env() -> Iterator[dict[str, str]]:
+    """The environment of a fresh checkout: no DATABASE_URL, an empty var/ of its own and a free
+    port, so manage.py starts an embedded PostgreSQL of its own there."""
+    # Not tmp_path: that folder is private to us, and the server may run as another user.
+    var = Path(tempfile.mkdtemp(prefix="assistant-cli-")) / "var"
+    var.parent.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    yield env | {"VAR_DIR": str(var), "EMBEDDED_PG_PORT": str(free_port())}
+    EmbeddedPostgres(data_dir=var / "postgres" / "data", port=0).stop()
+    shutil.rmtree(var.parent, ignore_errors=True)
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 @pytest.fixture(scope="session")

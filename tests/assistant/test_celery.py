@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.db import connection
 
+from assistant.celery import app
 from assistant.tasks import ping
+from tests.conftest import ROOT
 
 
 def test_a_real_worker_runs_a_task_through_the_filesystem_transport(celery_worker, settings):
@@ -11,3 +15,15 @@ def test_a_real_worker_runs_a_task_through_the_filesystem_transport(celery_worke
     result = ping.delay("hello").get(timeout=60)
 
     assert result == {"echo": "hello", "database": connection.settings_dict["NAME"]}
+
+
+def test_broadcasts_keep_their_files_under_var_not_where_the_process_started(
+    celery_worker, settings
+):
+    replies = app.control.ping(timeout=5)
+
+    control = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["control_folder"])
+    assert replies, "the worker answered the broadcast"
+    assert control.is_relative_to(settings.VAR_DIR)
+    assert (control / "celery.pidbox.exchange").exists()
+    assert not (ROOT / "control").exists()

@@ -1,19 +1,12 @@
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from assistant.embedded_db import EmbeddedPostgres
-from tests.support.embedded_db_plugin import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import manage
 
 
 @pytest.mark.django_db
@@ -41,23 +34,13 @@ def test_it_has_the_extensions_retrieval_needs(django_db_blocker):
     assert {"vector", "pg_trgm", "unaccent"} <= available
 
 
-def test_manage_py_starts_the_embedded_database_and_leaves_it_as_it_found_it():
-    # Not tmp_path: that folder is private to us, and the server may run as another user.
-    var = Path(tempfile.mkdtemp(prefix="assistant-cli-")) / "var"
-    var.parent.chmod(0o755)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env |= {"VAR_DIR": str(var), "EMBEDDED_PG_PORT": str(port)}
-    server = EmbeddedPostgres(data_dir=var / "postgres" / "data", port=port)
-
-    result = subprocess.run(
-        [sys.executable, "manage.py", "showmigrations", "ingest"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+def test_manage_py_starts_the_embedded_database_and_leaves_it_as_it_found_it(newcomer_env):
+    var = Path(newcomer_env["VAR_DIR"])
+    server = EmbeddedPostgres(
+        data_dir=var / "postgres" / "data", port=int(newcomer_env["EMBEDDED_PG_PORT"])
     )
+
+    result = manage("showmigrations", "ingest", env=newcomer_env)
 
     assert result.returncode == 0, result.stderr
     assert "[ ] 0001_vector_extension" in result.stdout
@@ -66,14 +49,7 @@ def test_manage_py_starts_the_embedded_database_and_leaves_it_as_it_found_it():
 
     server.ensure_running()
     try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            timeout=120,
-        )
+        assert manage("migrate", "-v0", env=newcomer_env).returncode == 0
         assert server.is_running(), "a command must not stop a server it did not start"
     finally:
         server.stop()
-        shutil.rmtree(var.parent, ignore_errors=True)

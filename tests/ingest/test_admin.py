@@ -38,6 +38,23 @@ def test_an_admin_uploads_good_and_broken_files_and_sees_each_status(admin_clien
     assert 'hx-trigger="every 1s"' not in page, "polling stops when everything finished"
 
 
+def test_the_upload_report_lists_stylesheets_and_images_as_skipped(admin_client, collection):
+    response = upload(
+        admin_client,
+        collection,
+        SimpleUploadedFile("guide.md", b"# Guide\n\nAsk in plain words."),
+        SimpleUploadedFile("site.css", b"body { margin: 0 }"),
+        SimpleUploadedFile("logo.png", files.png()),
+    )
+
+    page = admin_client.get(response["Location"]).content.decode()
+
+    assert re.search(r"site\.css: a stylesheet.*?Skipped.*?Not a document", page, re.S)
+    assert "logo.png: an image" in page
+    assert "2 skipped" in page
+    assert list(Document.objects.values_list("source_path", flat=True)) == ["guide.md"]
+
+
 def test_the_status_fragment_polls_while_documents_are_in_flight(admin_client, collection):
     response = upload(admin_client, collection, SimpleUploadedFile("a.txt", b"Plain words."))
 

@@ -35,6 +35,22 @@ def test_a_duplicate_upload_names_the_existing_document(admin_client, collection
     assert again["document"]["id"] == first["document"]["id"]
 
 
+def test_a_stylesheet_is_skipped_with_a_message_and_no_document(admin_client, collection):
+    body = admin_client.post(
+        f"/api/v1/collections/{collection.pk}/documents",
+        {"files": [_file("site.css", b"body { margin: 0 }"), _file("guide.md", b"# Guide")]},
+    ).json()
+
+    assert body[0] == {
+        "duplicate": False,
+        "skipped": True,
+        "message": "Skipped site.css: a stylesheet is not a document.",
+        "document": None,
+    }
+    assert body[1]["skipped"] is False
+    assert list(Document.objects.values_list("source_path", flat=True)) == ["guide.md"]
+
+
 def test_oversized_upload_is_refused_with_the_limit(admin_client, collection, settings):
     settings.UPLOAD_MAX_MB = 1
 

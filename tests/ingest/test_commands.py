@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -37,20 +38,79 @@ def test_ingest_wait_processes_a_folder_tree_in_the_foreground_and_summarises(tr
     assert documents["en-US/intro.html"].status == "ready"
     assert documents["zh-CN/intro.html"].status == "ready"
     assert documents["en-US/scan.pdf"].status == "failed"
-    assert "Ready: 2 (2 chunks); failed: 1; unchanged: 0" in out
+    assert "Ready: 2 (2 chunks); failed: 1; unchanged: 0; skipped: 0" in out
     assert "en-US/scan.pdf: No text found: is it a scanned PDF?" in out
     assert "3/3 documents" in out
     assert Collection.objects.get().name == "Manuals"
 
 
 @pytest.mark.django_db
-def test_ingesting_the_same_tree_again_has_nothing_to_do(tree):
+def test_ingesting_the_same_tree_again_has_nothing_to_do_not_even_a_new_failure(tree):
     run("ingest", str(tree), collection="Manuals", wait=True)
 
     out = run("ingest", str(tree), collection="Manuals", wait=True)
 
-    assert "Submitted 3 files (2 already ingested)" in out
+    assert "Submitted 3 files (3 unchanged, 0 skipped: not documents)" in out
     assert Document.objects.filter(status="ready").count() == 2
+    assert Document.objects.filter(status="failed").count() == 1, "no second FAILED row"
+
+
+@pytest.fixture
+def website(tmp_path):
+    """A website export: pages beside their stylesheets, scripts, fonts and images."""
+    (tmp_path / "css").mkdir()
+    (tmp_path / "img").mkdir()
+    (tmp_path / "index.html").write_text("<h1>Handbook</h1><p>Citation hover preview.</p>")
+    (tmp_path / "install.html").write_text("<h1>Install</h1><p>Run the installer.</p>")
+    (tmp_path / "css" / "stylesheet.css").write_text(".citation:hover { preview: yes; }")
+    (tmp_path / "css" / "common.css").write_text("body { margin: 0; }")
+    (tmp_path / "app.js").write_text("document.querySelector('.citation');")
+    (tmp_path / "font.woff2").write_bytes(b"wOF2\x00\x01")
+    (tmp_path / "img" / "logo.png").write_bytes(files.png())
+    (tmp_path / "img" / "diagram.svg").write_text("<svg><text>Citation</text></svg>")
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_a_folder_ingest_indexes_the_pages_and_skips_what_is_not_a_document(website):
+    out = run("ingest", str(website), collection="Site", wait=True)
+
+    assert sorted(Document.objects.values_list("source_path", flat=True)) == [
+        "index.html",
+        "install.html",
+    ]
+    assert not Document.objects.filter(status="failed").exists()
+    assert "Submitted 8 files (0 unchanged, 6 skipped: not documents)" in out
+    assert "1 × a font, 1 × a script, 2 × a stylesheet, 2 × an image" in out
+    assert "Ready: 2 (2 chunks); failed: 0; unchanged: 0; skipped: 6" in out
+
+    again = run("ingest", str(website), collection="Site", wait=True)
+
+    assert "Submitted 8 files (2 unchanged, 6 skipped: not documents)" in again
+    assert Document.objects.count() == 2
+
+
+def queued_messages(settings) -> list[Path]:
+    """The messages waiting in the filesystem broker's queue folder."""
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_out"])
+    return [p for p in folder.iterdir() if p.suffix == ".msg"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_wait_queues_nothing_for_a_worker_while_ingest_without_wait_queues_each(
+    tree, settings
+):
+    before = len(queued_messages(settings))
+
+    run("ingest", str(tree), collection="Foreground", wait=True)
+
+    assert len(queued_messages(settings)) == before
+    assert not Document.objects.filter(status="queued").exists()
+
+    run("ingest", str(tree), collection="Background")
+
+    assert len(queued_messages(settings)) == before + 3
+    assert Document.objects.filter(collection__name="Background", status="queued").count() == 3
 
 
 @pytest.mark.django_db

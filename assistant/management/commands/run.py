@@ -71,6 +71,9 @@ class Command(BaseCommand):
                         f"--concurrency={min(os.cpu_count() or 1, 2)}",
                         "--without-gossip",
                         "--without-mingle",
+                        # The sweepers: stale ingestion leases, abandoned answers.
+                        "--beat",
+                        f"--schedule={settings.VAR_DIR / 'celery' / 'beat-schedule'}",
                     ],
                     env,
                 )
@@ -171,12 +174,17 @@ def terminate(processes: list[subprocess.Popen], *, grace_s: float = 15) -> None
 
 
 def ensure_demo_content() -> None:
-    """First run: queue the demo documents into a public collection the worker then ingests."""
+    """First run: ingest the demo documents into a public collection, in the foreground, so the
+    demo question has its answer before the first page is served."""
     from ingest.models import Collection
 
     if not Collection.objects.filter(name=DEMO_COLLECTION).exists():
         call_command(
-            "ingest", str(settings.BASE_DIR / "demo"), collection=DEMO_COLLECTION, public=True
+            "ingest",
+            str(settings.BASE_DIR / "demo"),
+            collection=DEMO_COLLECTION,
+            public=True,
+            wait=True,
         )
 
 

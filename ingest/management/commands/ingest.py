@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from assistant.schema import ensure_migrated
 from ingest import pipeline
 from ingest.models import Collection, Document
+from ingest.tasks import ingest_document
 
 SKIPPED_NAMES = {".DS_Store", "Thumbs.db"}
-FINISHED = [Document.Status.READY, Document.Status.FAILED, Document.Status.SUPERSEDED]
 
 
 class Command(BaseCommand):
@@ -28,14 +30,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait",
             action="store_true",
-            help="return when every document is READY or FAILED, working in "
-            "the foreground alongside any running worker",
+            help="do the work in the foreground and return when every document is READY or "
+            "FAILED (nothing is queued for a worker)",
         )
 
     def handle(self, *args, path: str, collection: str, public: bool, wait: bool, **options):
         root = Path(path)
         if not root.exists():
             raise CommandError(f"{path} does not exist.")
+        ensure_migrated(self.stdout)
         target, created = Collection.objects.get_or_create(
             name=collection, defaults={"is_public": public}
         )
@@ -53,41 +56,69 @@ class Command(BaseCommand):
         base = root.parent if root.is_file() else root
         submissions = [
             pipeline.submit(
-                collection=target, source_path=str(file.relative_to(base)), data=file.read_bytes()
+                collection=target,
+                source_path=str(file.relative_to(base)),
+                data=file.read_bytes(),
+                enqueue=not wait,
             )
             for file in files
         ]
-        duplicates = sum(s.duplicate for s in submissions)
-        self.stdout.write(f"Submitted {len(files)} files ({duplicates} already ingested).")
+        skipped = [s for s in submissions if s.skipped]
+        unchanged = sum(s.duplicate for s in submissions)
+        self.stdout.write(
+            f"Submitted {len(files)} files ({unchanged} unchanged, {len(skipped)} skipped: "
+            "not documents)."
+        )
+        ids = [s.document.pk for s in submissions if s.document and not s.duplicate]
+        if skipped:
+            kinds = Counter(s.skipped for s in skipped)
+            self.stdout.write(
+                "Skipped, not documents: "
+                + ", ".join(f"{n} × {k}" for k, n in sorted(kinds.items()))
+            )
         if not wait:
+            self.stdout.write(f"Queued {len(ids)} documents for the worker.")
             return
-        ids = [s.document.pk for s in submissions if not s.duplicate]
-        started = shown = time.monotonic()
-        for document_id in ids:
-            pipeline.process(document_id)  # a no-op for whatever a worker already took
-            if time.monotonic() - shown > 0.5:
-                self._progress(ids)
-                shown = time.monotonic()
-        while not self._progress(ids):
-            time.sleep(0.5)
-        self._summary(ids, duplicates, time.monotonic() - started)
+        seconds = self._work(ids)
+        self._summary(ids, unchanged, len(skipped), seconds)
 
-    def _progress(self, ids: list[int]) -> bool:
-        done = Document.objects.filter(pk__in=ids, status__in=FINISHED).count()
+    def _work(self, ids: list[int]) -> float:
+        """Process in the foreground; the seconds it took."""
+        started = shown = time.monotonic()
+        try:
+            for document_id in ids:
+                pipeline.process(document_id)
+                if time.monotonic() - shown > 0.5:
+                    self._progress(ids)
+                    shown = time.monotonic()
+            self._progress(ids)
+        finally:
+            # Interrupted: what the foreground did not start goes to a worker instead.
+            for document_id in Document.objects.filter(
+                pk__in=ids, status=Document.Status.QUEUED
+            ).values_list("pk", flat=True):
+                ingest_document.delay(document_id)
+        return time.monotonic() - started
+
+    def _progress(self, ids: list[int]) -> None:
+        done = (
+            Document.objects.filter(pk__in=ids)
+            .exclude(status__in=[Document.Status.QUEUED, Document.Status.PROCESSING])
+            .count()
+        )
         total = max(len(ids), 1)
         bar = "#" * (30 * done // total)
         self.stdout.write(f"\r[{bar:<30}] {done}/{len(ids)} documents", ending="")
         self.stdout.flush()
-        return done == len(ids)
 
-    def _summary(self, ids: list[int], duplicates: int, seconds: float) -> None:
+    def _summary(self, ids: list[int], unchanged: int, skipped: int, seconds: float) -> None:
         documents = Document.objects.filter(pk__in=ids).order_by("source_path")
         ready = [d for d in documents if d.status == Document.Status.READY]
         failed = [d for d in documents if d.status == Document.Status.FAILED]
         chunks = sum(d.chunk_count for d in ready)
         self.stdout.write(
             f"\nReady: {len(ready)} ({chunks} chunks); failed: {len(failed)}; "
-            f"unchanged: {duplicates}; {seconds:.1f} s."
+            f"unchanged: {unchanged}; skipped: {skipped}; {seconds:.1f} s."
         )
         for document in failed:
             self.stdout.write(
