@@ -170,3 +170,103 @@ def log_in(page, live_server_url: str, path: str, username: str, password: str) 
     page.fill("#id_password", password)
     page.click("[type=submit]")
     page.wait_for_url(f"**{path}**")
+
+
+# Blocks that sit side by side or stacked; two of them overlapping is a broken layout.
+BLOCKS = "main section, main table, main figure, main form, main aside, main nav, main article"
+LAYOUT_PROBLEMS = """(blocks) => {
+  const problems = [];
+  const overflow = document.documentElement.scrollWidth - window.innerWidth;
+  if (overflow > 1) problems.push(`the page scrolls sideways by ${overflow}px`);
+  // A sticky composer or a fixed bar floats over the page by design.
+  const floating = [...document.querySelectorAll('*')].filter(
+    e => ['sticky', 'fixed'].includes(getComputedStyle(e).position));
+  const boxes = [...document.querySelectorAll(blocks)].filter(
+    e => e.offsetParent !== null && !floating.some(f => f.contains(e)));
+  for (const [i, a] of boxes.entries()) {
+    for (const b of boxes.slice(i + 1)) {
+      if (a.contains(b) || b.contains(a)) continue;
+      const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+      const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
+      const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
+      if (w > 2 && h > 2) {
+        const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+          ' "' + (e.querySelector('h1,h2,caption,figcaption,th')?.textContent || '').trim() + '"';
+        problems.push(`${name(a)} overlaps ${name(b)} by ${Math.round(w)}x${Math.round(h)}px`);
+      }
+    }
+  }
+  return problems;
+}"""
+
+
+def a_busy_month(admin_user) -> tuple[int, int]:
+    """What an admin's pages show after real use: an answered question with a citation, model
+    calls with long names, a thumbs-down and a question the documents could not answer."""
+    from assistant.models import Citation, Conversation, Feedback, LlmCall
+
+    document = ingest_text(
+        Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE
+    )
+    chunk = document.chunks.get()
+    conversation = Conversation.objects.create(owner=admin_user, title="Daily question limit")
+    Message.objects.create(conversation=conversation, role="user", text=GUIDE.splitlines()[2])
+    answer = Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        status=Message.Status.SUCCEEDED,
+        text="Each person may ask 200 questions a day [1].",
+        html="<p>Each person may ask 200 questions a day [1].</p>",
+        provider="openai-compatible",
+        model="qwen2.5-14b-instruct-q4_k_m-air-gapped-site",
+    )
+    Citation.objects.create(
+        message=answer, n=1, chunk=chunk, document=document, quote=chunk.text, title="Quotas"
+    )
+    Feedback.objects.create(message=answer, user=admin_user, helpful=False, comment="Too short")
+    Message.objects.create(
+        conversation=conversation,
+        role="assistant",
+        status=Message.Status.SUCCEEDED,
+        content_gap=True,
+        standalone_question="How do I export every conversation of a whole department?",
+    )
+    for model in ["qwen2.5-14b-instruct-q4_k_m-air-gapped-site", "text-embedding-v4", "qwen-plus"]:
+        LlmCall.objects.create(
+            user=admin_user,
+            provider="openai-compatible",
+            model=model,
+            prompt_tokens=123_456,
+            completion_tokens=7_890,
+            cost_usd="1.234567",
+        )
+    return conversation.pk, document.pk
+
+
+def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
+    conversation_id, document_id = a_busy_month(admin_user)
+    pages = {
+        "home": "/",
+        "chat": f"/chat/{conversation_id}/",
+        "search": "/search/?q=questions+per+day",
+        "source": f"/documents/{document_id}/",
+        "account": "/account/",
+        "usage": "/usage/",
+        "upload": "/admin/ingest/document/upload/",
+    }
+    problems = {}
+    with chromium() as browser:
+        for width in (1280, 390):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(f"{live_server_url}/accounts/login/")
+            page.screenshot(path=ARTIFACTS / f"layout-{width}-login.png", full_page=True)
+            problems[width, "login"] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
+            log_in(page, live_server_url, "/account/", "admin", "password")
+            for name, path in pages.items():
+                page.goto(f"{live_server_url}{path}")
+                page.wait_for_load_state("networkidle")
+                page.screenshot(path=ARTIFACTS / f"layout-{width}-{name}.png", full_page=True)
+                problems[width, name] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
+            page.close()
+
+    assert {where: found for where, found in problems.items() if found} == {}
