@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility.
 
+It prepares var/ (folders, the embedded mode's secret key) before Django reads its settings.
 With no DATABASE_URL, a command that finds the embedded PostgreSQL stopped starts it and stops
 it again on the way out, leaving the server as it found it.
 """
@@ -12,9 +13,11 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
-    if not os.environ.get("DATABASE_URL") and not _needs_no_database(sys.argv):
-        from assistant.embedded_db import EmbeddedPostgres
+    from assistant.lib import var
+    from assistant.lib.embedded_db import EmbeddedPostgres
 
+    var.prepare(var.var_dir())
+    if not os.environ.get("DATABASE_URL") and not _needs_no_database(sys.argv):
         server = EmbeddedPostgres.default()
         if server.ensure_running():
             atexit.register(server.stop)

@@ -5,45 +5,21 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
-from django.urls import reverse
-from ninja import Field, NinjaAPI, Router, Schema
+from ninja import NinjaAPI, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer, django_auth
-from pydantic import AfterValidator
 
-from assistant import tokens
-from assistant.chat import TooManyOpenAnswers
-from assistant.highlight import snippet
-from assistant.quotas import QuotaExceeded
-from assistant.retrieval import search
-from assistant.status import describe
-from assistant.usage import embedding_row
-
-
-def _storable(text: str) -> str:
-    """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as invalid input."""
-    if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
-    return text
-
-
-# Text that people send and we store or search: checked before it reaches the database.
-Text = Annotated[str, AfterValidator(_storable)]
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+from assistant.accounts import tokens
+from assistant.accounts.quotas import QuotaExceeded
+from assistant.chat.api import router as chat
+from assistant.chat.api import search_router
+from assistant.chat.conversations import TooManyOpenAnswers
+from assistant.chat.status import describe
+from assistant.lib.api import ApiError
+from ingest.api import router as documents
 
 
 class TokenAuth(HttpBearer):
@@ -163,66 +139,5 @@ def health(request):
     return describe()
 
 
-search_router = Router(tags=["search"])
-
-
-class SearchIn(Schema):
-    query: Text = Field(min_length=1, max_length=2000)
-    k: int = Field(8, ge=1, le=50)
-    collection_ids: list[int] | None = Field(
-        None, description="Search only these collections; default: every one you may read."
-    )
-
-
-class PassageOut(Schema):
-    chunk_id: int
-    document_id: int
-    title: str
-    source_path: str
-    heading_path: str
-    page_start: int | None
-    page_end: int | None
-    score: float
-    similarity: float | None
-    snippet: str
-    text: str
-    url: str
-
-
-class SearchOut(Schema):
-    query: str
-    low_confidence: bool
-    took_ms: float
-    passages: list[PassageOut]
-
-
-@search_router.post("/search", response=SearchOut)
-def search_passages(request, body: SearchIn):
-    """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
-    found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
-    embedding_row(request.auth, [body.query], found.timings["embed_ms"]).save()
-    return {
-        "query": body.query,
-        "low_confidence": found.low_confidence,
-        "took_ms": round(found.timings["total_ms"], 1),
-        "passages": [
-            {
-                **hit.__dict__,
-                "snippet": snippet(hit.text, body.query, width=300),
-                "url": f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}"
-                f"#chunk-{hit.chunk_id}",
-            }
-            for hit in found.hits
-        ],
-    }
-
-
-def _routers():
-    from assistant.chat_api import router as chat
-    from ingest.api import router as documents
-
-    return [service, search_router, documents, chat]
-
-
-for _router in _routers():
+for _router in [service, search_router, documents, chat]:
     api.add_router("/v1/", _router)

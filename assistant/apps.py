@@ -6,6 +6,6 @@ class AssistantConfig(AppConfig):
     verbose_name = "Assistant"
 
     def ready(self) -> None:
-        from assistant import roles
+        from assistant.accounts import roles
 
         roles.connect()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
-from assistant import embedded_db
-from assistant.env import (
+from assistant.lib import embedded_db, var
+from assistant.lib.env import (
     env_bool,
     env_choice,
     env_float,
@@ -19,22 +18,8 @@ from assistant.env import (
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = embedded_db.var_dir()
-
-
-def _secret_key() -> str:
-    if key := env_str("SECRET_KEY"):
-        return key
-    # Embedded mode: one random key per installation, kept under var/ so sessions survive restarts.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+VAR_DIR = var.var_dir()
+SECRET_KEY = env_str("SECRET_KEY") or var.secret_key(VAR_DIR)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -124,17 +109,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("REQUEST_MAX_BYTES", 2 * 1024 * 1024, mini
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 EMBEDDED_BROKER = CELERY_BROKER_URL == "filesystem://"
 if EMBEDDED_BROKER:
-    _queue_dir = VAR_DIR / "celery" / "queue"
-    _control_dir = VAR_DIR / "celery" / "control"
-    # kombu's filesystem transport wants absolute folders that already exist; left unset, its
-    # control folder (broadcasts, pidbox) is a relative `control/` wherever a process starts.
-    for _folder in (_queue_dir, _control_dir, VAR_DIR / "celery" / "processed"):
-        _folder.mkdir(parents=True, exist_ok=True)
+    _folders = var.celery_folders(VAR_DIR)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir),
-        "data_folder_out": str(_queue_dir),
-        "control_folder": str(_control_dir),
-        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "data_folder_in": str(_folders["queue"]),
+        "data_folder_out": str(_folders["queue"]),
+        "control_folder": str(_folders["control"]),
+        "processed_folder": str(_folders["processed"]),
         "store_processed": False,
         "polling_interval": 0.1,
     }
@@ -228,7 +208,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
     },
     "close-abandoned-answers": {
-        "task": "assistant.tasks.close_abandoned_answers",
+        "task": "assistant.chat.tasks.close_abandoned_answers",
         "schedule": 300,
     },
 }

@@ -1,8 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from assistant import accounts, dashboard, views
+from assistant.accounts import views as accounts
 from assistant.api import api
+from assistant.chat import dashboard, views
 from ingest import views as ingest_views
 
 urlpatterns = [

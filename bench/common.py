@@ -38,7 +38,8 @@ class ScratchDatabase:
     """An embedded PostgreSQL in a temporary folder, migrated, for one benchmark run."""
 
     def __enter__(self) -> ScratchDatabase:
-        from assistant.embedded_db import EmbeddedPostgres
+        from assistant.lib import var
+        from assistant.lib.embedded_db import EmbeddedPostgres
 
         self.root = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
         self.root.chmod(0o755)
@@ -57,6 +58,7 @@ class ScratchDatabase:
         self.server.ensure_running()
         os.environ["DATABASE_URL"] = self.server.url
         os.environ["VAR_DIR"] = str(self.root / "var")
+        var.prepare(self.root / "var")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
         import django
         from django.core.management import call_command

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -51,11 +50,7 @@ def main() -> None:
     parser.add_argument("--questions", default=str(ROOT / "bench" / "questions" / "pg15.jsonl"))
     parser.add_argument("--words", type=int, default=300)
     args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
-    import django
-
-    django.setup()
-    from assistant.management.commands.evaluate import summarise
+    from ingest.search.evaluation import summarise
 
     index = chunks(Path(args.corpus), args.words)
     n = len(index)

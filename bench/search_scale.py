@@ -7,7 +7,7 @@
 For each size (ascending, in one throwaway embedded PostgreSQL; each size adds chunks to the last
 one, see bench/synthetic.py for the data): load, rebuild the indexes, then
 
-- latency of `assistant.retrieval.search()` exactly as the API calls it (a user who reads the
+- latency of `ingest.search.retrieval.search()` exactly as the API calls it (a user who reads the
   collection, `collection_ids=[it]`, default k), after a warm-up. "incl." is the wall time of the
   call, the question's embedding included; "excl." is `total_ms - embed_ms` from the call's own
   timings (dense SQL, lexical SQL, fusion, loading hits, coverage). search() takes no vector, so
@@ -74,7 +74,7 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
     """(id, cosine distance) of the nearest chunks, nearest first."""
     from django.db import transaction
 
-    from assistant.retrieval import DENSE_SQL
+    from ingest.search.retrieval import DENSE_SQL
 
     sql, params = allowed
     with transaction.atomic():
@@ -87,7 +87,7 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
 def plan(cursor, allowed, vector: str, limit: int, settings: list[str], *, analyze=False) -> str:
     from django.db import transaction
 
-    from assistant.retrieval import DENSE_SQL
+    from ingest.search.retrieval import DENSE_SQL
 
     sql, params = allowed
     options = "ANALYZE, BUFFERS" if analyze else "COSTS OFF"
@@ -111,7 +111,7 @@ def hnsw_settings(ef_search: int) -> list[str]:
 def measure_recall(allowed, vectors: list[str], modes: dict[str, list[str]]) -> dict:
     from django.db import connection
 
-    from assistant.retrieval import CANDIDATES
+    from ingest.search.retrieval import CANDIDATES
 
     exact_settings = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
     out: dict = {}
@@ -155,7 +155,7 @@ def measure_recall(allowed, vectors: list[str], modes: dict[str, list[str]]) -> 
 
 
 def measure_latency(texts: list[str], user, collection_id: int) -> dict:
-    from assistant.retrieval import search
+    from ingest.search.retrieval import search
 
     for text in texts[:WARMUP]:
         search(text, user=user, collection_ids=[collection_id])
@@ -192,7 +192,7 @@ def measure_latency(texts: list[str], user, collection_id: int) -> dict:
 def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
     from django.db import connection
 
-    from assistant.retrieval import CANDIDATES, bm25_query
+    from ingest.search.retrieval import CANDIDATES, bm25_query
 
     with connection.cursor() as cursor:
         dense_plan = plan(cursor, allowed, vector, CANDIDATES, settings, analyze=True)
@@ -204,11 +204,11 @@ def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
 
 def code_version() -> str:
     """Which retrieval code was measured: it is being changed while this benchmark is used."""
-    import assistant.retrieval
-    import ingest.lexical
+    import assistant.lib.text
+    import ingest.search.retrieval
 
     parts = []
-    for module in (assistant.retrieval, ingest.lexical):
+    for module in (ingest.search.retrieval, assistant.lib.text):
         path = Path(module.__file__)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         parts.append(f"{path.relative_to(ROOT)} sha256 {digest}")
@@ -251,10 +251,10 @@ def main() -> None:
     with ScratchDatabase():
         from django.contrib.auth import get_user_model
 
-        from assistant.retrieval import CANDIDATES, ef_search, readable_collections_sql
         from ingest.embedders import get_embedder
         from ingest.embedding_space import vector_literal
         from ingest.models import Collection
+        from ingest.search.retrieval import CANDIDATES, ef_search, readable_collections_sql
 
         code = code_version()
         collection = Collection.objects.create(name="scale")

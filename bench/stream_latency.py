@@ -116,8 +116,8 @@ def loadavg() -> str:
 def covered_questions(count: int, user, seed: int = 7) -> tuple[list[str], list[dict]]:
     """Distinct questions built from random chunks' words, kept only when retrieval finds the
     documents cover them (otherwise the app answers without calling the model)."""
-    from assistant.retrieval import search
     from ingest.models import Chunk
+    from ingest.search.retrieval import search
 
     rng = random.Random(seed)
     ids = list(Chunk.objects.values_list("pk", flat=True))
@@ -429,7 +429,7 @@ def fetch_upstream(standin_url: str) -> dict[str, dict]:
 
 
 def stored_outcomes(message_ids: list[int]) -> dict[int, tuple[str, str, int | None]]:
-    from assistant.models import Message
+    from assistant.chat.models import Message
 
     rows = Message.objects.filter(pk__in=message_ids).values_list(
         "pk", "status", "provider", "first_token_ms"

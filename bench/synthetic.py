@@ -127,9 +127,9 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
     """Parse and chunk the manual, embed `base_chunks` of it (once per process)."""
     from django.conf import settings
 
+    from assistant.lib.text import extra_terms
     from ingest.chunking import chunk_blocks
     from ingest.embedders import get_embedder
-    from ingest.lexical import extra_terms
     from ingest.parsers import parse
     from ingest.pipeline import embedding_text
 
@@ -207,7 +207,7 @@ def _document(base: _Base, position: int, seed: int, limit: int):
 
     Returns (title, source_path, rows) with rows as (text, heading, tokens, extra) and the
     vectors as an array."""
-    from ingest.lexical import extra_terms
+    from assistant.lib.text import extra_terms
 
     variant, page = divmod(position, len(base.pages))
     title, source, members = base.pages[page]

@@ -6,8 +6,8 @@ from django.shortcuts import get_object_or_404
 from ninja import File, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from assistant.api import ApiError
-from ingest import pipeline
+from assistant.lib.api import ApiError
+from ingest import pipeline, tasks
 from ingest.models import Collection, Document
 
 router = Router(tags=["documents"])
@@ -82,6 +82,7 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
         pipeline.submit_upload(collection=collection, upload=upload, uploaded_by=request.auth)
         for upload in files
     ]
+    tasks.queue(submissions)
     return Status(
         202,
         [

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from ingest.lexical import CJK
+from assistant.lib.text import CJK
 from ingest.parsers import Block
 
 HEADING_SEPARATOR = " › "

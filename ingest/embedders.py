@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -17,6 +16,8 @@ from functools import cache
 import numpy as np
 import openai
 from django.conf import settings
+
+from assistant.lib.backoff import backoff_s
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ class QwenEmbedder:
             ) as error:
                 if attempt + 1 == self.max_attempts:
                     raise
-                delay = random.uniform(0, 0.5 * 2**attempt)
+                delay = backoff_s(attempt, base=0.5)
                 log.warning("embedding batch failed (%s); retrying in %.2f s", error, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")

@@ -12,7 +12,13 @@ from django.db.models import Q
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
-from ingest.lexical import format_pages
+
+def format_pages(start: int | None, end: int | None) -> str:
+    if start is None:
+        return ""
+    if end in (None, start):
+        return f"p. {start}"
+    return f"pp. {start}–{end}"
 
 
 class CollectionQuerySet(models.QuerySet):

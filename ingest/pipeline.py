@@ -21,11 +21,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from assistant.usage import embedding_row
+from assistant.lib.text import extra_terms
+from assistant.llm.usage import embedding_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder
-from ingest.lexical import extra_terms
 from ingest.models import Chunk, Collection, Document
 from ingest.parsers import IngestError, Limits, not_a_document, parse
 
@@ -45,6 +45,15 @@ class Submission:
     document: Document | None = None
     duplicate: bool = False
     skipped: str = ""  # what the file is when it is not a document: "a stylesheet"
+
+    @property
+    def queued(self) -> bool:
+        """A new document waiting for its first run."""
+        return (
+            self.document is not None
+            and not self.duplicate
+            and self.document.status == Document.Status.QUEUED
+        )
 
     @property
     def message(self) -> str:
@@ -81,11 +90,10 @@ def submit(
     source_path: str,
     data: bytes,
     uploaded_by=None,
-    enqueue: bool = True,
 ) -> Submission:
-    """Store the file as a QUEUED document and, with `enqueue`, queue it for a worker (a caller
-    that processes it in the foreground passes False). What is not a document is skipped; the
-    same bytes again, even ones that failed, are not a new document."""
+    """Store the file as a QUEUED document (`tasks.queue` hands it to a worker; `process` does
+    the work in the foreground). What is not a document is skipped; the same bytes again, even
+    ones that failed, are not a new document."""
     source_path = normalise_source_path(source_path)
     if kind := not_a_document(source_path):
         return Submission(source_path, skipped=kind)
@@ -121,10 +129,6 @@ def submit(
             version=previous.version + 1 if previous else 1,
         )
         document.file.save(sha256, ContentFile(data), save=True)
-        if enqueue:
-            from ingest.tasks import ingest_document
-
-            ingest_document.delay_on_commit(document.pk)
     return Submission(source_path, document)
 
 
@@ -324,7 +328,8 @@ def _swap_chunks(
 
 
 def requeue_stale() -> list[int]:
-    """Queue again the documents whose worker died: their lease ran out mid-run."""
+    """Queue again the documents whose worker died (their lease ran out mid-run): their ids,
+    for `tasks` to hand to a worker."""
     ids = []
     for document_id in Document.objects.filter(
         status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
@@ -339,8 +344,4 @@ def requeue_stale() -> list[int]:
             stage="requeued: its worker stopped",
         ):
             ids.append(document_id)
-    from ingest.tasks import ingest_document
-
-    for document_id in ids:
-        ingest_document.delay(document_id)
     return ids

@@ -1,9 +1,12 @@
+"""Ingestion in a worker: each task takes ids, calls the pipeline, returns."""
+
 from __future__ import annotations
 
-import random
+from collections.abc import Iterable
 
 from celery import shared_task
 
+from assistant.lib.backoff import backoff_s
 from ingest import pipeline
 
 
@@ -13,10 +16,20 @@ def ingest_document(self, document_id: int) -> str:
         return pipeline.process(document_id).status
     except pipeline.TransientIngestError as error:
         raise self.retry(
-            exc=error, countdown=min(300, 5 * 2**self.request.retries) + random.uniform(0, 3)
+            exc=error, countdown=min(300, backoff_s(self.request.retries, base=5))
         ) from error
 
 
 @shared_task
 def requeue_stale_documents() -> list[int]:
-    return pipeline.requeue_stale()
+    ids = pipeline.requeue_stale()
+    for document_id in ids:
+        ingest_document.delay(document_id)
+    return ids
+
+
+def queue(submissions: Iterable[pipeline.Submission]) -> None:
+    """Hand the new documents among `submissions` to a worker, once their rows are committed."""
+    for submission in submissions:
+        if submission.queued:
+            ingest_document.delay_on_commit(submission.document.pk)

@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from ingest import pipeline
+from ingest import pipeline, tasks
 from ingest.forms import UploadForm
 from ingest.models import Collection, Document
 
@@ -26,6 +26,7 @@ def upload(request: HttpRequest) -> HttpResponse:
             )
             for upload in form.cleaned_data["files"]
         ]
+        tasks.queue(submissions)
         query = {
             "ids": ",".join(str(s.document.pk) for s in submissions if s.document),
             "dup": ",".join(str(s.document.pk) for s in submissions if s.duplicate),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from assistant.embedded_db import EmbeddedPostgres
+from assistant.lib.embedded_db import EmbeddedPostgres
 from tests.support import app_server
 from tests.support.embedded_db_plugin import free_port
 from tests.support.qwen_standin import StandIn

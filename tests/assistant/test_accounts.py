@@ -10,8 +10,10 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.models import Group
 
-from assistant import roles
-from assistant.models import ApiToken, Conversation, Feedback, LlmCall, Message
+from assistant.accounts import roles
+from assistant.accounts.models import ApiToken
+from assistant.chat.models import Conversation, Feedback, Message
+from assistant.llm.models import LlmCall
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.models import Message
+from assistant.chat.models import Message
 from ingest.models import Collection
 from tests.support.documents import ingest_text
 from tests.support.qwen_standin import Reply
@@ -203,7 +203,8 @@ LAYOUT_PROBLEMS = """(blocks) => {
 def a_busy_month(admin_user) -> tuple[int, int]:
     """What an admin's pages show after real use: an answered question with a citation, model
     calls with long names, a thumbs-down and a question the documents could not answer."""
-    from assistant.models import Citation, Conversation, Feedback, LlmCall
+    from assistant.chat.models import Citation, Conversation, Feedback
+    from assistant.llm.models import LlmCall
 
     document = ingest_text(
         Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE

@@ -4,8 +4,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from assistant.celery import app
-from assistant.tasks import ping
+from assistant.celery import app, ping
 from tests.conftest import ROOT
 
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from assistant import chat
-from assistant.models import ApiToken, Conversation, Message, QuotaOverride, UsageCounter
+from assistant.accounts.models import ApiToken, QuotaOverride, UsageCounter
+from assistant.chat import conversations
+from assistant.chat.models import Conversation, Message
 from ingest.models import Collection
 from tests.support.documents import ingest_text
 from tests.support.qwen_standin import Reply
@@ -210,7 +211,7 @@ def test_abuse_limits_too_large_too_long_too_many_open(live_server_url, people, 
 
     conversation = Conversation.objects.create(owner=people["ann"])
     for _ in range(settings.MAX_OPEN_STREAMS_PER_USER):
-        chat.ask(conversation=conversation, question="Still open?", high_accuracy=False)
+        conversations.ask(conversation=conversation, question="Still open?", high_accuracy=False)
     busy = client.post("/ask", json={"question": "One more?"})
     assert busy.status_code == 429 and busy.json()["error"]["code"] == "too_many_open_answers"
     assert Message.objects.filter(text="One more?").count() == 0

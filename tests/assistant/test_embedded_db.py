@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from assistant.embedded_db import EmbeddedPostgres
+from assistant.lib.embedded_db import EmbeddedPostgres
 from tests.conftest import manage
 
 

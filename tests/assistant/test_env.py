@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from assistant.env import env_bool, env_choice, env_int, env_list, env_prices
+from assistant.lib.env import env_bool, env_choice, env_int, env_list, env_prices
 
 
 def test_typed_helpers_read_good_values(monkeypatch):

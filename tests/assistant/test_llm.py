@@ -5,19 +5,16 @@ import logging
 
 import pytest
 
-from assistant.llm import (
+from assistant.llm.errors import ProviderBusy, ProviderRejected, ProviderUnavailable, StreamBroken
+from assistant.llm.prompts import AnswerRequest, Passage
+from assistant.llm.providers import (
     ExtractiveProvider,
     Finished,
-    ProviderBusy,
-    ProviderRejected,
-    ProviderUnavailable,
-    StreamBroken,
     TextDelta,
     get_provider,
-    normalise_usage,
     stream_answer,
 )
-from assistant.prompts import AnswerRequest, Passage
+from assistant.llm.usage import normalise_usage
 from tests.support.qwen_standin import Reply
 
 PASSAGES = [

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.llm import ChatProvider, Finished, stream_answer
+from assistant.llm.prompts import AnswerRequest, Passage
+from assistant.llm.providers import ChatProvider, Finished, stream_answer
 from assistant.management.commands.run import start_gguf_server
-from assistant.prompts import AnswerRequest, Passage
 from tests.assistant.test_llm import collect
 from tests.support.embedded_db_plugin import free_port
 

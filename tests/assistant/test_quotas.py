@@ -9,8 +9,10 @@ import pytest
 from django.contrib.auth.models import Group
 from django.db import connection
 
-from assistant import chat, quotas
-from assistant.models import Conversation, Message, QuotaOverride, UsageCounter
+from assistant.accounts import quotas
+from assistant.accounts.models import QuotaOverride, UsageCounter
+from assistant.chat import conversations
+from assistant.chat.models import Conversation, Message
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def ann(django_user_model):
 
 def ask(user, question: str = "How do quotas work?") -> Message:
     conversation = Conversation.objects.create(owner=user)
-    return chat.ask(conversation=conversation, question=question, high_accuracy=False)
+    return conversations.ask(conversation=conversation, question=question, high_accuracy=False)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,7 +131,7 @@ def test_a_user_may_not_have_more_answers_open_than_the_limit(ann, settings):
     settings.MAX_OPEN_STREAMS_PER_USER = 2
     ask(ann)
     ask(ann)
-    with pytest.raises(chat.TooManyOpenAnswers, match="2 answers being written"):
+    with pytest.raises(conversations.TooManyOpenAnswers, match="2 answers being written"):
         ask(ann)
     Message.objects.filter(role="assistant").update(status=Message.Status.SUCCEEDED)
     ask(ann)
@@ -140,13 +142,13 @@ def test_an_answer_never_streamed_is_closed_and_its_reservation_returned(ann):
     message = ask(ann)
     assert UsageCounter.objects.get(user=ann, period="day").tokens == message.reserved_tokens
     Message.objects.filter(pk=message.pk).update(
-        created_at=message.created_at - chat.OPEN_ANSWER_WINDOW
+        created_at=message.created_at - conversations.OPEN_ANSWER_WINDOW
     )
 
-    assert chat.close_abandoned_answers() == 1
+    assert conversations.close_abandoned_answers() == 1
 
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED and message.quota_settled
     today = UsageCounter.objects.get(user=ann, period="day")
     assert (today.questions, today.tokens) == (1, 0)
-    assert chat.close_abandoned_answers() == 0
+    assert conversations.close_abandoned_answers() == 0

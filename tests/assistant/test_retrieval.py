@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from assistant.retrieval import (
+from ingest.models import Chunk, Collection
+from ingest.search.retrieval import (
     CANDIDATE_CAP,
     Hit,
     bm25_query,
@@ -12,7 +13,6 @@ from assistant.retrieval import (
     readable_collections_sql,
     search,
 )
-from ingest.models import Chunk, Collection
 from tests.support.documents import ingest_text
 
 VACUUM = """# Routine vacuuming

@@ -10,8 +10,10 @@ import time
 import httpx
 import pytest
 
-from assistant import chat
-from assistant.models import Conversation, LlmCall, Message, UsageCounter
+from assistant.accounts.models import UsageCounter
+from assistant.chat import conversations
+from assistant.chat.models import Conversation, Message
+from assistant.llm.models import LlmCall
 from ingest.models import Collection
 from tests.support.documents import ingest_text
 from tests.support.qwen_standin import Reply
@@ -38,7 +40,9 @@ def person(django_user_model):
 
 def ask(user, question: str = "How many questions may I ask each day?", **kwargs) -> Message:
     conversation = Conversation.objects.create(owner=user)
-    return chat.ask(conversation=conversation, question=question, high_accuracy=False, **kwargs)
+    return conversations.ask(
+        conversation=conversation, question=question, high_accuracy=False, **kwargs
+    )
 
 
 def stream(live_server_url: str, user, message: Message) -> list:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ingest.lexical import topic_words
+from assistant.lib.text import topic_words
 
 
 def test_topic_words_drop_question_filler_and_cjk_but_keep_identifiers():

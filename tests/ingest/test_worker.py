@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from ingest import pipeline
+from ingest import pipeline, tasks
 from ingest.models import Chunk, Collection, Document
 from tests.conftest import start_worker
 
@@ -39,12 +39,18 @@ def long_text(paragraphs: int) -> bytes:
 def test_a_real_worker_ingests_good_and_broken_files(celery_worker):
     collection = Collection.objects.create(name="Ops")
 
-    good = pipeline.submit(
-        collection=collection, source_path="ops/guide.md", data=b"# Backups\n\nRun pg_dump nightly."
-    ).document
-    bad = pipeline.submit(
-        collection=collection, source_path="ops/scan.pdf", data=b"%PDF-1.4 garbage"
-    ).document
+    submissions = [
+        pipeline.submit(
+            collection=collection,
+            source_path="ops/guide.md",
+            data=b"# Backups\n\nRun pg_dump nightly.",
+        ),
+        pipeline.submit(
+            collection=collection, source_path="ops/scan.pdf", data=b"%PDF-1.4 garbage"
+        ),
+    ]
+    tasks.queue(submissions)
+    good, bad = (s.document for s in submissions)
 
     wait_for(lambda: status(good) == "ready" and status(bad) == "failed")
     good.refresh_from_db()
@@ -58,9 +64,11 @@ def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up
     collection = Collection.objects.create(name="Ops")
     first = start_worker(extra_env={"INGEST_LEASE_S": "3"})
     try:
-        document = pipeline.submit(
+        submission = pipeline.submit(
             collection=collection, source_path="wal.txt", data=long_text(1500)
-        ).document
+        )
+        tasks.queue([submission])
+        document = submission.document
         wait_for(lambda: Document.objects.get(pk=document.pk).embedded_count > 0)
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
@@ -73,7 +81,7 @@ def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up
     assert not Chunk.objects.filter(document=document).exists()
 
     time.sleep(3.5)  # the dead worker's lease runs out
-    assert pipeline.requeue_stale() == [document.pk]
+    assert tasks.requeue_stale_documents() == [document.pk]
     second = start_worker()
     try:
         wait_for(lambda: status(document) == "ready", timeout=180)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.embedded_db import EmbeddedPostgres
+from assistant.lib import var
+from assistant.lib.embedded_db import EmbeddedPostgres
 
 _session: dict[str, object] = {}
 
@@ -34,6 +35,7 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     root.chmod(0o755)
     _session["root"] = root
     os.environ["VAR_DIR"] = str(root / "var")
+    var.prepare(root / "var")
     if os.environ.get("DATABASE_URL"):
         return
     server = EmbeddedPostgres(

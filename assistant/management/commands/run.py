@@ -22,7 +22,8 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from assistant import roles
+from assistant.accounts import roles
+from ingest.models import Collection
 
 ADMIN_USERNAME = "admin"
 DEMO_COLLECTION = "Product guide"
@@ -132,7 +133,7 @@ def start_gguf_server(model: str, port: int, **kwargs) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "assistant.gguf_server",
+            "assistant.llm.gguf_server",
             model,
             "--port",
             str(port),
@@ -176,8 +177,6 @@ def terminate(processes: list[subprocess.Popen], *, grace_s: float = 15) -> None
 def ensure_demo_content() -> None:
     """First run: ingest the demo documents into a public collection, in the foreground, so the
     demo question has its answer before the first page is served."""
-    from ingest.models import Collection
-
     if not Collection.objects.filter(name=DEMO_COLLECTION).exists():
         call_command(
             "ingest",

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from assistant.schema import ensure_migrated
-from ingest import pipeline
+from assistant.lib.schema import ensure_migrated
+from ingest import pipeline, tasks
 from ingest.models import Collection, Document
-from ingest.tasks import ingest_document
 
 SKIPPED_NAMES = {".DS_Store", "Thumbs.db"}
 
@@ -59,7 +58,6 @@ class Command(BaseCommand):
                 collection=target,
                 source_path=str(file.relative_to(base)),
                 data=file.read_bytes(),
-                enqueue=not wait,
             )
             for file in files
         ]
@@ -77,6 +75,7 @@ class Command(BaseCommand):
                 + ", ".join(f"{n} × {k}" for k, n in sorted(kinds.items()))
             )
         if not wait:
+            tasks.queue(submissions)
             self.stdout.write(f"Queued {len(ids)} documents for the worker.")
             return
         seconds = self._work(ids)
@@ -97,7 +96,7 @@ class Command(BaseCommand):
             for document_id in Document.objects.filter(
                 pk__in=ids, status=Document.Status.QUEUED
             ).values_list("pk", flat=True):
-                ingest_document.delay(document_id)
+                tasks.ingest_document.delay(document_id)
         return time.monotonic() - started
 
     def _progress(self, ids: list[int]) -> None:

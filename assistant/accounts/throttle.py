@@ -1,0 +1,41 @@
+"""Fixed-window counters in PostgreSQL, so a limit holds across every web process."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from assistant.accounts.models import Throttle
+
+_HIT = """
+    INSERT INTO assistant_throttle (key, window_started, hits) VALUES (%(key)s, %(now)s, 1)
+    ON CONFLICT (key) DO UPDATE SET
+        hits = CASE WHEN assistant_throttle.window_started <= %(expired)s
+                    THEN 1 ELSE assistant_throttle.hits + 1 END,
+        window_started = CASE WHEN assistant_throttle.window_started <= %(expired)s
+                    THEN %(now)s ELSE assistant_throttle.window_started END
+    RETURNING hits, window_started
+"""
+
+
+def hit(key: str, window_s: int) -> int:
+    """Count one more event under `key` in the current window; returns the count so far."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_HIT, {"key": key, "now": now, "expired": now - timedelta(seconds=window_s)})
+        return cursor.fetchone()[0]
+
+
+def blocked_for(key: str, limit: int, window_s: int) -> int:
+    """Seconds until `key` may try again, or 0 if it is under its limit."""
+    row = Throttle.objects.filter(key=key).first()
+    if row is None or row.hits < limit:
+        return 0
+    left = (row.window_started + timedelta(seconds=window_s) - timezone.now()).total_seconds()
+    return max(int(left) + 1, 0)
+
+
+def clear(key: str) -> None:
+    Throttle.objects.filter(key=key).delete()

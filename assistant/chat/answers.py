@@ -1,0 +1,433 @@
+"""Answer one question, as a stream of events: retrieve, decide, prompt, generate, finalize.
+
+`answer_events` drives an assistant Message from CREATED to SUCCEEDED, FAILED or CANCELLED and
+yields Event("status" | "delta" | "done"). Whatever must be saved is saved in `finally`, so a
+closed tab (the generator is cancelled) or the Stop button still leaves a stored answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.urls import reverse
+
+from assistant.chat.conversations import settle_quota
+from assistant.chat.highlight import snippet
+from assistant.chat.models import Citation, Message
+from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
+from assistant.llm.errors import ProviderError, StreamBroken
+from assistant.llm.models import LlmCall
+from assistant.llm.prompts import AnswerRequest, Passage, build_messages
+from assistant.llm.providers import (
+    ChatProvider,
+    ExtractiveProvider,
+    Finished,
+    TextDelta,
+    get_provider,
+    stream_answer,
+)
+from assistant.llm.usage import (
+    Usage,
+    call_row,
+    cost_usd,
+    embedding_row,
+    estimate_usage,
+    normalise_usage,
+)
+from ingest.models import Document
+from ingest.search.retrieval import Hit, context, search
+
+log = logging.getLogger(__name__)
+
+NOT_COVERED = (
+    "The documents you can read don't seem to cover this, so I won't guess. "
+    "The closest passages I found are listed below."
+)
+STOP_POLL_S = 0.3
+HISTORY_TURNS = 3
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "status" | "delta" | "done"
+    data: Any
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
+    """Run the pipeline for an assistant message (already checked to belong to `user`)."""
+    if message.is_finished:
+        yield Event("done", message)
+        return
+    claimed = await Message.objects.filter(pk=message.pk, status=Message.Status.CREATED).aupdate(
+        status=Message.Status.RETRIEVING
+    )
+    if not claimed:
+        # Another connection is answering it (a second tab): follow it to the end.
+        yield Event("done", await _wait_until_finished(message.pk))
+        return
+    run = _Run(message, user)
+    try:
+        async for event in run.events():
+            yield event
+    except _Stopped:
+        await run.save_unfinished()
+        yield Event("done", run.message)
+    finally:
+        await asyncio.shield(run.save_unfinished())
+
+
+def answer_fully(message: Message, *, user) -> None:
+    """Run the pipeline to its end from synchronous code (the no-JavaScript form, the API)."""
+
+    async def drain() -> None:
+        async for _ in answer_events(message, user=user):
+            pass
+
+    async_to_sync(drain)()
+
+
+async def _wait_until_finished(message_id: int, timeout_s: float = 300) -> Message:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        message = await Message.objects.aget(pk=message_id)
+        if message.is_finished or time.monotonic() > deadline:
+            return message
+        await asyncio.sleep(0.5)
+
+
+class _Run:
+    def __init__(self, message: Message, user) -> None:
+        self.message = message
+        self.user = user
+        self.started = time.monotonic()
+        self.text: list[str] = []
+        self.hits: list[Hit] = []
+        self.done = False
+
+    async def events(self) -> AsyncIterator[Event]:
+        message = self.message
+        yield Event("status", Message.Status.RETRIEVING)
+        question, history = await self._question_and_history()
+        provider = get_provider()
+        standalone = await self._standalone(question, history, provider)
+        message.standalone_question = standalone[:2000]
+        collection_ids = [c.pk async for c in message.conversation.collections.all()] or None
+        found = await sync_to_async(search)(
+            standalone, user=self.user, collection_ids=collection_ids, k=8
+        )
+        await embedding_row(
+            self.user, [standalone], found.timings["embed_ms"], message=message
+        ).asave()
+        self.hits = context(found.hits)
+        if found.low_confidence:
+            self.text = [NOT_COVERED]
+            message.content_gap = True
+            yield Event("delta", NOT_COVERED)
+            yield Event(
+                "done",
+                await self._finalize(
+                    provider_name="none", model="none", usage=Usage(), cited=False
+                ),
+            )
+            return
+        tier = "strong" if message.high_accuracy else "default"
+        model = provider.model_for(tier)
+        message.cache_key = cache_key(standalone, self.hits, model)
+        if cached := await _cached_answer(message.cache_key, exclude=message.pk):
+            self.text = [cached.text]
+            message.cached = True
+            yield Event("delta", cached.text)
+            yield Event(
+                "done",
+                await self._finalize(
+                    provider_name=cached.provider, model=cached.model, usage=Usage()
+                ),
+            )
+            return
+        await self._set_status(Message.Status.GENERATING)
+        yield Event("status", Message.Status.GENERATING)
+        request = AnswerRequest(
+            question=standalone,
+            passages=[
+                Passage(n=i, text=h.text, title=h.title, heading=h.heading_path)
+                for i, h in enumerate(self.hits, start=1)
+            ],
+            max_tokens=settings.ANSWER_MAX_TOKENS,
+            history=history,
+            tier=tier,
+        )
+        finished: Finished | None = None
+        try:
+            async for event in self._relay(stream_answer(provider, request)):
+                if isinstance(event, Finished):
+                    finished = event
+                else:
+                    yield event
+        except StreamBroken as error:
+            log.warning("stream broke after the first token: %s", error)
+            message.error = error.user_message
+            yield Event(
+                "done",
+                await self._finalize(
+                    provider_name=provider.name,
+                    model=model,
+                    usage=estimate_usage(build_messages(request), self.text),
+                    status=Message.Status.FAILED,
+                    outcome="broken",
+                ),
+            )
+            return
+        except ProviderError as error:
+            # Every retry and fallback model failed before any text: quote the passages instead.
+            log.error("answer provider failed: %s", error)
+            await call_row(
+                self.user,
+                message,
+                provider.name,
+                model,
+                Usage(),
+                None,
+                self._elapsed_ms(),
+                outcome="error",
+            ).asave()
+            message.notice = (
+                f"{error.user_message} Meanwhile, here are quotes from the most "
+                "relevant passages (offline mode)."
+            )
+            async for event in self._relay(ExtractiveProvider().stream(request)):
+                if isinstance(event, Finished):
+                    finished = event
+                else:
+                    yield event
+        assert finished is not None
+        message.notice = message.notice or finished.notice
+        yield Event(
+            "done",
+            await self._finalize(
+                provider_name=finished.provider,
+                model=finished.model,
+                usage=finished.usage,
+                first_token_s=finished.first_token_s,
+                fallback=(finished.provider, finished.model) != (provider.name, model),
+            ),
+        )
+
+    async def _relay(self, stream: AsyncIterator) -> AsyncIterator:
+        """Pass deltas on, watching for the Stop button; closing the stream cancels upstream."""
+        checked = time.monotonic()
+        try:
+            async for event in stream:
+                if isinstance(event, TextDelta):
+                    if self.message.first_token_ms is None:
+                        self.message.first_token_ms = self._elapsed_ms()
+                    self.text.append(event.text)
+                    yield Event("delta", event.text)
+                else:
+                    yield event
+                if time.monotonic() - checked > STOP_POLL_S:
+                    checked = time.monotonic()
+                    if await Message.objects.filter(
+                        pk=self.message.pk, stop_requested=True
+                    ).aexists():
+                        raise _Stopped
+        finally:
+            await stream.aclose()
+
+    async def _question_and_history(self) -> tuple[str, list[dict[str, str]]]:
+        earlier = [
+            m
+            async for m in Message.objects.filter(
+                conversation_id=self.message.conversation_id, pk__lt=self.message.pk
+            ).order_by("-pk")[: 2 * HISTORY_TURNS + 1]
+        ]
+        earlier.reverse()
+        question = earlier[-1].text if earlier and earlier[-1].role == "user" else ""
+        history = [
+            {"role": m.role, "content": m.text}
+            for m in earlier[:-1]
+            if m.text and (m.role == "user" or m.status == Message.Status.SUCCEEDED)
+        ]
+        return question, history
+
+    async def _standalone(self, question: str, history: list[dict[str, str]], provider) -> str:
+        """Rewrite a follow-up into a standalone question with the fast model."""
+        if not history:
+            return question
+        if not isinstance(provider, ChatProvider):
+            previous = [h["content"] for h in history if h["role"] == "user"][-1:]
+            return " ".join([*previous, question])
+        model = provider.model_for("fast")
+        started = time.monotonic()
+        try:
+            response = await provider.client.chat.completions.create(
+                model=model,
+                max_tokens=120,
+                messages=[
+                    {
+                        "role": "system",
+                        "content": "Rewrite the user's last question as one "
+                        "standalone question, using the conversation for missing context. "
+                        "Reply with the question only, in its language.",
+                    },
+                    *history[-4:],
+                    {"role": "user", "content": question},
+                ],
+            )
+        except Exception as error:  # a failed rewrite must not fail the answer
+            log.warning("follow-up rewrite failed: %s", error)
+            return question
+        usage = normalise_usage(response.usage)
+        await call_row(
+            self.user,
+            self.message,
+            provider.name,
+            model,
+            usage,
+            None,
+            int((time.monotonic() - started) * 1000),
+            kind=LlmCall.Kind.REWRITE,
+        ).asave()
+        rewritten = (response.choices[0].message.content or "").strip()
+        return rewritten or question
+
+    async def _set_status(self, status: str) -> None:
+        self.message.status = status
+        await Message.objects.filter(pk=self.message.pk).aupdate(status=status)
+
+    def _elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    async def _finalize(
+        self,
+        *,
+        provider_name: str,
+        model: str,
+        usage: Usage,
+        first_token_s: float | None = None,
+        status: str = Message.Status.SUCCEEDED,
+        cited: bool = True,
+        outcome: str = "ok",
+        fallback: bool = False,
+    ) -> Message:
+        message = self.message
+        await self._set_status(Message.Status.FINALIZING)
+        text, dropped = drop_unknown_markers("".join(self.text), set(range(1, len(self.hits) + 1)))
+        used = used_markers(text)
+        message.text = text
+        message.unknown_markers = dropped
+        message.provider, message.model = provider_name, model
+        message.prompt_tokens, message.completion_tokens = (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+        )
+        message.cost_usd = Decimal(str(round(cost_usd(model, usage), 6)))
+        message.total_ms = self._elapsed_ms()
+        message.status = status
+        sources = {
+            n: Source(n, source_url(hit), snippet(hit.text, message.standalone_question, width=240))
+            for n, hit in enumerate(self.hits, start=1)
+        }
+        message.html = render(text, sources)
+        await sync_to_async(_save_citations)(message, self.hits, used if cited else set())
+        await message.asave()
+        if provider_name != "none":
+            await call_row(
+                self.user,
+                message,
+                provider_name,
+                model,
+                usage,
+                message.first_token_ms,
+                message.total_ms,
+                outcome=outcome,
+                cached=message.cached,
+                fallback=fallback,
+            ).asave()
+        await sync_to_async(settle_quota)(message)
+        self.done = True
+        return message
+
+    async def save_unfinished(self) -> None:
+        """Cancelled (tab closed, Stop) or crashed: keep what was written, say how it ended."""
+        if self.done:
+            return
+        self.done = True
+        message = self.message
+        stopped = await Message.objects.filter(pk=message.pk, stop_requested=True).aexists()
+        message.status = Message.Status.CANCELLED
+        message.notice = "Stopped before the end." if stopped else "The connection closed early."
+        message.text = "".join(self.text)
+        message.html = render(message.text, {})
+        message.total_ms = self._elapsed_ms()
+        await message.asave()
+        if self.text:
+            usage = estimate_usage([{"content": message.standalone_question}], self.text)
+            await call_row(
+                self.user,
+                message,
+                message.provider or "unknown",
+                message.model or "unknown",
+                usage,
+                message.first_token_ms,
+                message.total_ms,
+                outcome="cancelled",
+            ).asave()
+        await sync_to_async(settle_quota)(message)
+
+
+def source_url(hit: Hit) -> str:
+    return f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}#chunk-{hit.chunk_id}"
+
+
+def cache_key(question: str, hits: list[Hit], model: str) -> str:
+    """Same normalised question, same passages, same model: access is part of the key, since a
+    user who may not read a passage never retrieves it."""
+    normalised = " ".join(question.lower().split()).rstrip("?？!. ")
+    chunks = ",".join(str(h.chunk_id) for h in hits)
+    return hashlib.sha256(f"{normalised}|{chunks}|{model}".encode()).hexdigest()
+
+
+async def _cached_answer(key: str, *, exclude: int) -> Message | None:
+    return await (
+        Message.objects.filter(cache_key=key, status=Message.Status.SUCCEEDED, cached=False)
+        .exclude(pk=exclude)
+        .exclude(provider="extractive")
+        .order_by("-pk")
+        .afirst()
+    )
+
+
+def _save_citations(message: Message, hits: list[Hit], used: set[int]) -> None:
+    versions = dict(
+        Document.objects.filter(pk__in={h.document_id for h in hits}).values_list("pk", "version")
+    )
+    Citation.objects.filter(message=message).delete()
+    Citation.objects.bulk_create(
+        Citation(
+            message=message,
+            n=n,
+            chunk_id=hit.chunk_id,
+            document_id=hit.document_id,
+            document_version=versions.get(hit.document_id, 1),
+            title=hit.title,
+            source_path=hit.source_path,
+            heading_path=hit.heading_path,
+            pages=hit.pages,
+            quote=hit.text[:2000],
+            used=n in used or not used,
+        )
+        for n, hit in enumerate(hits, start=1)
+    )

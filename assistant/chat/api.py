@@ -1,0 +1,364 @@
+"""The chat over the JSON API: ask (streamed or not), conversations, messages, feedback, usage."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from ninja import Field, Query, Router, Schema, Status
+
+from assistant.accounts import quotas
+from assistant.chat import conversations
+from assistant.chat.answers import Event, answer_events, answer_fully
+from assistant.chat.highlight import snippet
+from assistant.chat.models import Conversation, Feedback, Message
+from assistant.lib import sse
+from assistant.lib.api import Text
+from assistant.llm.usage import embedding_row
+from ingest.models import Collection
+from ingest.search.retrieval import search
+
+router = Router(tags=["chat"])
+
+
+class AskIn(Schema):
+    question: Text = Field(min_length=1, max_length=settings.QUESTION_MAX_CHARS)
+    collection_ids: list[int] | None = Field(
+        None, description="Search only these collections; default: every one you may read."
+    )
+    conversation_id: int | None = Field(
+        None, description="Ask a follow-up in this conversation; default: a new conversation."
+    )
+    stream: bool = Field(False, description="Answer as text/event-stream (see below).")
+    high_accuracy: bool = Field(False, description="Use the strong model tier.")
+
+
+class CitationOut(Schema):
+    n: int
+    document_id: int | None
+    title: str
+    source_path: str
+    chunk_id: int | None
+    page: int | None
+    heading_path: str
+    quote: str
+
+
+class UsageOut(Schema):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: float
+
+
+class AnswerOut(Schema):
+    message_id: int
+    conversation_id: int
+    status: str
+    answer: str
+    citations: list[CitationOut]
+    usage: UsageOut
+    provider: str
+    model: str
+    cached: bool
+    content_gap: bool
+    notice: str
+    error: str
+    first_token_ms: int | None
+    total_ms: int | None
+    created_at: datetime
+
+
+_FIRST_NUMBER = re.compile(r"\d+")
+
+
+def answer_json(message: Message) -> dict:
+    """The answer as integrators get it, from the non-streamed call and the `done` event."""
+    citations = [c for c in message.citations.all() if c.used]
+    return {
+        "message_id": message.pk,
+        "conversation_id": message.conversation_id,
+        "status": message.status,
+        "answer": message.text,
+        "citations": [
+            {
+                "n": c.n,
+                "document_id": c.document_id,
+                "title": c.title,
+                "source_path": c.source_path,
+                "chunk_id": c.chunk_id,
+                "page": int(m.group()) if (m := _FIRST_NUMBER.search(c.pages)) else None,
+                "heading_path": c.heading_path,
+                "quote": c.quote,
+            }
+            for c in citations
+        ],
+        "usage": {
+            "prompt_tokens": message.prompt_tokens,
+            "completion_tokens": message.completion_tokens,
+            "total_tokens": message.prompt_tokens + message.completion_tokens,
+            "cost_usd": float(message.cost_usd),
+        },
+        "provider": message.provider,
+        "model": message.model,
+        "cached": message.cached,
+        "content_gap": message.content_gap,
+        "notice": message.notice,
+        "error": message.error,
+        "first_token_ms": message.first_token_ms,
+        "total_ms": message.total_ms,
+        "created_at": message.created_at,
+    }
+
+
+def _conversation_for(user, body: AskIn) -> tuple[Conversation, list[Collection] | None]:
+    collections = None
+    if body.collection_ids is not None:
+        readable = Collection.objects.readable_by(user).filter(pk__in=body.collection_ids)
+        collections = list(readable)
+        if len(collections) != len(set(body.collection_ids)):
+            # Unreadable and missing look the same: nothing says which exists.
+            raise Http404
+    if body.conversation_id is None:
+        return Conversation.objects.create(owner=user), collections
+    conversation = get_object_or_404(Conversation.objects.owned_by(user), pk=body.conversation_id)
+    return conversation, collections
+
+
+@router.post(
+    "/ask",
+    response=AnswerOut,
+    summary="Ask a question",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The answer as JSON; with `stream: true`, `text/event-stream`: "
+                '`status` events ({"status"}), `delta` events ({"text"}) and one final '
+                "`done` event whose data is this same JSON.",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            429: {"description": "Over quota or too many open answers; see Retry-After."},
+        }
+    },
+)
+def ask(request, body: AskIn):
+    """Retrieve from the collections you may read and answer with numbered citations.
+
+    Counts against your quota: one question, and its tokens once it ends.
+    """
+    user = request.auth
+    conversation, collections = _conversation_for(user, body)
+    message = conversations.ask(
+        conversation=conversation,
+        question=body.question.strip(),
+        high_accuracy=body.high_accuracy,
+        collections=collections,
+    )
+    if body.stream:
+        return sse.response(answer_events(message, user=user), _render)
+    answer_fully(message, user=user)
+    return answer_json(Message.objects.prefetch_related("citations").get(pk=message.pk))
+
+
+def _render(item: Event) -> str:
+    if item.kind == "delta":
+        return sse.event("delta", json.dumps({"text": item.data}, ensure_ascii=False))
+    if item.kind == "status":
+        return sse.event("status", json.dumps({"status": str(item.data)}))
+    message = Message.objects.prefetch_related("citations").get(pk=item.data.pk)
+    return sse.event("done", json.dumps(answer_json(message), default=str, ensure_ascii=False))
+
+
+class ConversationOut(Schema):
+    id: int
+    title: str
+    collection_ids: list[int]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageOut(Schema):
+    id: int
+    role: str
+    status: str
+    text: str
+    created_at: datetime
+
+
+class ConversationDetailOut(ConversationOut):
+    messages: list[MessageOut]
+
+
+def _conversation_json(conversation: Conversation, *, messages: bool = False) -> dict:
+    data = {
+        "id": conversation.pk,
+        "title": conversation.title,
+        "collection_ids": [c.pk for c in conversation.collections.all()],
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }
+    if messages:
+        data["messages"] = list(conversation.messages.all())
+    return data
+
+
+class PageIn(Schema):
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+@router.get("/conversations", response=list[ConversationOut])
+def list_conversations(request, page: Query[PageIn]):
+    """Your conversations, most recent first."""
+    owned = Conversation.objects.owned_by(request.auth).prefetch_related("collections")
+    return [_conversation_json(c) for c in owned[page.offset : page.offset + page.limit]]
+
+
+@router.get("/conversations/{conversation_id}", response=ConversationDetailOut)
+def get_conversation(request, conversation_id: int):
+    """One of your conversations with its messages."""
+    owned = Conversation.objects.owned_by(request.auth)
+    return _conversation_json(get_object_or_404(owned, pk=conversation_id), messages=True)
+
+
+@router.delete("/conversations/{conversation_id}", response={204: None})
+def delete_conversation(request, conversation_id: int):
+    """Delete one of your conversations and its messages."""
+    get_object_or_404(Conversation.objects.owned_by(request.auth), pk=conversation_id).delete()
+    return Status(204, None)
+
+
+def _answer(user, message_id: int) -> Message:
+    return get_object_or_404(
+        Message.objects.prefetch_related("citations"),
+        pk=message_id,
+        conversation__owner=user,
+        role=Message.Role.ASSISTANT,
+    )
+
+
+@router.get("/messages/{message_id}", response=AnswerOut)
+def get_message(request, message_id: int):
+    """One of your answers, with its citations and usage."""
+    return answer_json(_answer(request.auth, message_id))
+
+
+class FeedbackIn(Schema):
+    helpful: bool
+    comment: Text = Field("", max_length=2000)
+
+
+class FeedbackOut(Schema):
+    message_id: int
+    helpful: bool
+    comment: str
+
+
+@router.post("/messages/{message_id}/feedback", response=FeedbackOut)
+def rate(request, message_id: int, body: FeedbackIn):
+    """Thumbs up or down on one of your answers, with an optional comment (replaces your last)."""
+    message = _answer(request.auth, message_id)
+    Feedback.objects.update_or_create(
+        message=message,
+        user=request.auth,
+        defaults={"helpful": body.helpful, "comment": body.comment.strip()},
+    )
+    return {"message_id": message.pk, "helpful": body.helpful, "comment": body.comment.strip()}
+
+
+class QuotaOut(Schema):
+    questions_per_day: int = Field(description="0 means no limit.")
+    tokens_per_day: int
+    cost_per_month_usd: float
+    questions_today: int
+    tokens_today: int
+    cost_this_month_usd: float
+    questions_left: int | None = Field(description="null when there is no limit.")
+    tokens_left: int | None
+    cost_left_usd: float | None
+    day_resets_at: datetime
+    month_resets_at: datetime
+
+
+def _number(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@router.get("/usage", response=QuotaOut)
+def usage(request):
+    """What you have used today and this month, your limits, and what is left."""
+    left = quotas.remaining(request.auth)
+    return {
+        "questions_per_day": left.limits.questions_per_day,
+        "tokens_per_day": left.limits.tokens_per_day,
+        "cost_per_month_usd": float(left.limits.cost_per_month_usd),
+        "questions_today": left.questions_today,
+        "tokens_today": left.tokens_today,
+        "cost_this_month_usd": float(left.cost_this_month_usd),
+        "questions_left": left.questions_left,
+        "tokens_left": left.tokens_left,
+        "cost_left_usd": _number(left.cost_left_usd),
+        "day_resets_at": left.day_resets_at,
+        "month_resets_at": left.month_resets_at,
+    }
+
+
+search_router = Router(tags=["search"])
+
+
+class SearchIn(Schema):
+    query: Text = Field(min_length=1, max_length=2000)
+    k: int = Field(8, ge=1, le=50)
+    collection_ids: list[int] | None = Field(
+        None, description="Search only these collections; default: every one you may read."
+    )
+
+
+class PassageOut(Schema):
+    chunk_id: int
+    document_id: int
+    title: str
+    source_path: str
+    heading_path: str
+    page_start: int | None
+    page_end: int | None
+    score: float
+    similarity: float | None
+    snippet: str
+    text: str
+    url: str
+
+
+class SearchOut(Schema):
+    query: str
+    low_confidence: bool
+    took_ms: float
+    passages: list[PassageOut]
+
+
+# The operation id it had when it lived in assistant/api.py, kept for generated clients.
+@search_router.post("/search", response=SearchOut, operation_id="assistant_api_search_passages")
+def search_passages(request, body: SearchIn):
+    """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
+    found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
+    embedding_row(request.auth, [body.query], found.timings["embed_ms"]).save()
+    return {
+        "query": body.query,
+        "low_confidence": found.low_confidence,
+        "took_ms": round(found.timings["total_ms"], 1),
+        "passages": [
+            {
+                **hit.__dict__,
+                "snippet": snippet(hit.text, body.query, width=300),
+                "url": f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}"
+                f"#chunk-{hit.chunk_id}",
+            }
+            for hit in found.hits
+        ],
+    }

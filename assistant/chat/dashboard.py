@@ -1,0 +1,271 @@
+"""The usage dashboard for admins and staff: questions, tokens, cost, speed, errors, gaps."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import chain
+
+from django import forms
+from django.contrib.auth.decorators import login_required, permission_required
+from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from assistant.chat.models import Feedback, Message
+from assistant.llm.models import LlmCall
+from ingest.models import Collection
+
+PERMISSION = "assistant.view_llmcall"
+
+
+class Percentile(Aggregate):
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=fraction, **extra)
+
+
+class FilterForm(forms.Form):
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    collection = forms.ModelChoiceField(
+        queryset=Collection.objects.all(), required=False, empty_label="All collections"
+    )
+
+    def period(self) -> tuple[date, date, Collection | None]:
+        today = timezone.localdate()
+        data = self.cleaned_data if self.is_valid() else {}
+        end = data.get("end") or today
+        start = data.get("start") or end - timedelta(days=29)
+        return min(start, end), max(start, end), data.get("collection")
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    tick: str
+    x: float
+    y: float
+    width: float
+    height: float
+    text: str
+
+
+CHART_WIDTH, CHART_HEIGHT = 560, 140
+
+
+def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}") -> dict:
+    """Geometry for one small SVG bar chart over days (see templates/chat/_bars.html)."""
+    step = CHART_WIDTH / max(len(series), 1)
+    top = max((value for _, value in series), default=0)
+    every = max(len(series) // 10, 1)
+    shapes = []
+    for i, (day, value) in enumerate(series):
+        h = value / top * (CHART_HEIGHT - 24) if top else 0
+        shapes.append(
+            Bar(
+                label=f"{day:%Y-%m-%d}",
+                tick=f"{day:%d}" if i % every == 0 else "",
+                x=i * step + step * 0.15,
+                y=CHART_HEIGHT - 20 - h,
+                width=step * 0.7,
+                height=h,
+                text=fmt.format(value),
+            )
+        )
+    return {"bars": shapes, "width": CHART_WIDTH, "height": CHART_HEIGHT, "max": fmt.format(top)}
+
+
+def _messages(start: date, end: date, collection: Collection | None) -> QuerySet[Message]:
+    answers = Message.objects.filter(
+        role=Message.Role.ASSISTANT, created_at__date__gte=start, created_at__date__lte=end
+    )
+    if collection is not None:
+        answers = answers.filter(
+            Q(conversation__collections=collection) | Q(citations__document__collection=collection)
+        ).distinct()
+    return answers
+
+
+def _calls(start: date, end: date, collection: Collection | None) -> QuerySet[LlmCall]:
+    calls = LlmCall.objects.filter(created_at__date__gte=start, created_at__date__lte=end)
+    if collection is not None:
+        calls = calls.filter(message__in=_messages(start, end, collection))
+    return calls
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def summary(start: date, end: date, collection: Collection | None) -> dict:
+    answers = _messages(start, end, collection)
+    calls = _calls(start, end, collection)
+    days = _days(start, end)
+    questions = dict(
+        answers.annotate(day=TruncDate("created_at")).values_list("day").annotate(n=Count("pk"))
+    )
+    per_day = {
+        row["day"]: row
+        for row in calls.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
+            cost=Sum("cost_usd"),
+            answers=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER)),
+            errors=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER) & ~Q(outcome="ok")),
+            fallbacks=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER, fallback=True)),
+        )
+    }
+    speed = {
+        row["day"]: row
+        for row in answers.filter(first_token_ms__isnull=False)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(p50=Percentile("first_token_ms", 0.5), p95=Percentile("first_token_ms", 0.95))
+    }
+
+    def daily(source: dict, key: str) -> list[tuple[date, float]]:
+        return [(d, float((source.get(d) or {}).get(key) or 0)) for d in days]
+
+    totals = calls.aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
+        cost=Sum("cost_usd", default=0),
+        answers=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER)),
+        errors=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER) & ~Q(outcome="ok")),
+        fallbacks=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER, fallback=True)),
+    )
+    ttft = answers.filter(first_token_ms__isnull=False).aggregate(
+        p50=Percentile("first_token_ms", 0.5), p95=Percentile("first_token_ms", 0.95)
+    )
+    rate = {
+        day: {
+            "errors": 100 * row["errors"] / row["answers"] if row["answers"] else 0,
+            "fallbacks": 100 * row["fallbacks"] / row["answers"] if row["answers"] else 0,
+        }
+        for day, row in per_day.items()
+    }
+    by_model = list(
+        calls.values("provider", "model", "kind")
+        .annotate(
+            calls=Count("pk"),
+            tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
+            cost=Sum("cost_usd"),
+        )
+        .order_by("-cost", "-calls")
+    )
+    return {
+        "totals": {
+            **totals,
+            "questions": sum(questions.values()),
+            "error_rate": 100 * totals["errors"] / totals["answers"] if totals["answers"] else 0,
+            "fallback_rate": 100 * totals["fallbacks"] / totals["answers"]
+            if totals["answers"]
+            else 0,
+            "ttft_p50": ttft["p50"],
+            "ttft_p95": ttft["p95"],
+        },
+        "charts": [
+            ("Questions per day", bars([(d, questions.get(d, 0)) for d in days])),
+            ("Tokens per day", bars(daily(per_day, "tokens"))),
+            ("Cost per day (USD)", bars(daily(per_day, "cost"), fmt="{:,.6f}")),
+            ("Time to first token p50 (ms)", bars(daily(speed, "p50"))),
+            ("Time to first token p95 (ms)", bars(daily(speed, "p95"))),
+            ("Errors (% of answers)", bars(daily(rate, "errors"), fmt="{:.0f}%")),
+            ("Fallbacks (% of answers)", bars(daily(rate, "fallbacks"), fmt="{:.0f}%")),
+        ],
+        "by_model": _with_shares(by_model, "cost"),
+        "top_users": _top_users(answers, calls),
+        "thumbs_down": Feedback.objects.filter(helpful=False, message__in=answers)
+        .select_related("message", "user")
+        .order_by("-created_at")[:20],
+        "gaps": list(
+            answers.filter(content_gap=True)
+            .values("standalone_question")
+            .annotate(times=Count("pk"))
+            .order_by("-times", "standalone_question")[:30]
+        ),
+    }
+
+
+def _with_shares(rows: list[dict], key: str) -> list[dict]:
+    """Each row's share of the largest, in percent, for an inline bar."""
+    top = max((float(row[key] or 0) for row in rows), default=0)
+    return [{**row, "share": 100 * float(row[key] or 0) / top if top else 0} for row in rows]
+
+
+def _top_users(answers: QuerySet[Message], calls: QuerySet[LlmCall], n: int = 10) -> list[dict]:
+    asked = dict(
+        answers.values_list("conversation__owner__username").annotate(questions=Count("pk"))
+    )
+    spent = {
+        row["user__username"]: row
+        for row in calls.filter(user__isnull=False)
+        .values("user__username")
+        .annotate(tokens=Sum(F("prompt_tokens") + F("completion_tokens")), cost=Sum("cost_usd"))
+    }
+    rows = [
+        {
+            "username": name,
+            "questions": asked.get(name, 0),
+            "tokens": (spent.get(name) or {}).get("tokens") or 0,
+            "cost": (spent.get(name) or {}).get("cost") or 0,
+        }
+        for name in set(asked) | set(spent)
+    ]
+    rows.sort(key=lambda row: (-row["cost"], -row["tokens"], -row["questions"]))
+    return rows[:n]
+
+
+@login_required
+@permission_required(PERMISSION, raise_exception=True)
+def usage(request: HttpRequest) -> TemplateResponse:
+    form = FilterForm(request.GET or None)
+    start, end, collection = form.period()
+    context = {"form": form, "start": start, "end": end, **summary(start, end, collection)}
+    return TemplateResponse(request, "chat/usage.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+CSV_FIELDS = [
+    "created_at",
+    "user__username",
+    "kind",
+    "provider",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "estimated",
+    "cached",
+    "fallback",
+    "cost_usd",
+    "first_token_ms",
+    "total_ms",
+    "outcome",
+    "message_id",
+]
+
+
+@login_required
+@permission_required(PERMISSION, raise_exception=True)
+def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """Every model and embedding call in the period, one row each."""
+    form = FilterForm(request.GET or None)
+    start, end, collection = form.period()
+    writer = csv.writer(_Echo())
+    rows = _calls(start, end, collection).order_by("created_at").values_list(*CSV_FIELDS)
+    lines = (writer.writerow(row) for row in chain([CSV_FIELDS], rows.iterator()))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="usage-{start}-{end}.csv"'
+    return response

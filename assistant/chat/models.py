@@ -1,0 +1,124 @@
+"""Conversations, their messages, the citations an answer carries and the votes it gets."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from ingest.models import Chunk, Collection, Document
+
+
+class ConversationQuerySet(models.QuerySet):
+    def owned_by(self, user) -> ConversationQuerySet:
+        return self.filter(owner=user)
+
+
+class Conversation(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, blank=True)
+    collections = models.ManyToManyField(
+        Collection, blank=True, help_text="Empty means every collection you may read."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ConversationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.title or f"Conversation {self.pk}"
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Waiting"
+        RETRIEVING = "retrieving", "Searching…"
+        GENERATING = "generating", "Writing…"
+        FINALIZING = "finalizing", "Finishing…"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Stopped"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True, help_text="Sanitized rendering with citation links.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
+    high_accuracy = models.BooleanField(default=False)
+    standalone_question = models.TextField(blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    total_ms = models.PositiveIntegerField(null=True, blank=True)
+    notice = models.CharField(max_length=300, blank=True)
+    error = models.CharField(max_length=300, blank=True, help_text="Shown to the user.")
+    content_gap = models.BooleanField(default=False)
+    unknown_markers = models.PositiveSmallIntegerField(default=0)
+    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
+    cached = models.BooleanField(default=False)
+    stop_requested = models.BooleanField(default=False)
+    # The quota reserved when the question was asked, settled to real usage once it ends.
+    quota_day = models.DateField(null=True, blank=True)
+    reserved_tokens = models.PositiveIntegerField(default=0)
+    reserved_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    quota_settled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.text[:60]}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class Citation(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
+    n = models.PositiveSmallIntegerField()
+    chunk = models.ForeignKey(Chunk, null=True, on_delete=models.SET_NULL, related_name="+")
+    document = models.ForeignKey(Document, null=True, on_delete=models.SET_NULL, related_name="+")
+    document_version = models.PositiveIntegerField(default=1)
+    title = models.CharField(max_length=500, blank=True)
+    source_path = models.CharField(max_length=1000, blank=True)
+    heading_path = models.CharField(max_length=1000, blank=True)
+    pages = models.CharField(max_length=40, blank=True)
+    quote = models.TextField(blank=True)
+    used = models.BooleanField(default=True, help_text="Cited in the answer, or only shown.")
+
+    class Meta:
+        ordering = ["n"]
+
+    def __str__(self) -> str:
+        return f"[{self.n}] {self.title}"
+
+
+class Feedback(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    helpful = models.BooleanField()
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["message", "user"], name="one_vote")]
+
+    def __str__(self) -> str:
+        return f"{'👍' if self.helpful else '👎'} {self.message_id}"

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_POST
+
+from assistant.accounts import quotas
+from assistant.chat import conversations
+from assistant.chat.answers import Event, answer_events, answer_fully
+from assistant.chat.forms import AskForm, FeedbackForm, RenameForm, SearchForm
+from assistant.chat.highlight import highlight, snippet
+from assistant.chat.models import Conversation, Feedback, Message
+from assistant.chat.status import describe
+from assistant.lib import sse
+from assistant.llm.usage import embedding_row
+from ingest.search.retrieval import search as retrieve
+
+
+def home(request: HttpRequest) -> TemplateResponse:
+    return TemplateResponse(request, "chat/home.html", {"about": describe()})
+
+
+@login_required
+def search(request: HttpRequest) -> TemplateResponse:
+    """Search without generation; one URL for the page and, for htmx, the results fragment."""
+    form = SearchForm(request.GET or None, user=request.user)
+    results, query, took = [], "", None
+    if form.is_valid() and (query := form.cleaned_data["q"]):
+        collection = form.cleaned_data["collection"]
+        found = retrieve(
+            query, user=request.user, collection_ids=[collection.pk] if collection else None, k=10
+        )
+        embedding_row(request.user, [query], found.timings["embed_ms"]).save()
+        took = found.timings["total_ms"]
+        results = [
+            {"hit": hit, "passage": highlight(snippet(hit.text, query), query)}
+            for hit in found.hits
+        ]
+    template = "chat/search.html"
+    if request.htmx:
+        template += "#results"
+    context = {"form": form, "results": results, "query": query, "took": took}
+    return TemplateResponse(request, template, context)
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    # Someone else's conversation is simply not found: no hint that it exists.
+    return get_object_or_404(Conversation.objects.owned_by(request.user), pk=conversation_id)
+
+
+def _message(request: HttpRequest, message_id: int) -> Message:
+    return _message_for(request.user, message_id)
+
+
+@login_required
+def chat_home(request: HttpRequest) -> HttpResponse:
+    latest = Conversation.objects.owned_by(request.user).first()
+    if latest is None:
+        latest = Conversation.objects.create(owner=request.user)
+    return redirect("conversation", latest.pk)
+
+
+@login_required
+def conversation(request: HttpRequest, conversation_id: int) -> TemplateResponse:
+    current = _conversation(request, conversation_id)
+    context = {
+        "conversation": current,
+        "conversations": Conversation.objects.owned_by(request.user)[:50],
+        "messages": current.messages.prefetch_related("citations", "feedback"),
+        "form": AskForm(
+            user=request.user, initial={"collections": list(current.collections.all())}
+        ),
+        "remaining": quotas.remaining(request.user),
+        "question_max_chars": settings.QUESTION_MAX_CHARS,
+    }
+    return TemplateResponse(request, "chat/chat.html", context)
+
+
+@login_required
+@require_POST
+def new_conversation(request: HttpRequest) -> HttpResponse:
+    return redirect("conversation", Conversation.objects.create(owner=request.user).pk)
+
+
+@login_required
+@require_POST
+def rename_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    current = _conversation(request, conversation_id)
+    form = RenameForm(request.POST)
+    if form.is_valid():
+        current.title = form.cleaned_data["title"]
+        current.save(update_fields=["title", "updated_at"])
+    return redirect("conversation", current.pk)
+
+
+@login_required
+@require_POST
+def delete_conversation(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    _conversation(request, conversation_id).delete()
+    return redirect("chat")
+
+
+@login_required
+@require_POST
+def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    current = _conversation(request, conversation_id)
+    form = AskForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _refused(
+            request,
+            f"Please write a question of at most {settings.QUESTION_MAX_CHARS:,} characters.",
+            status=400,
+        )
+    try:
+        reply = conversations.ask(
+            conversation=current,
+            question=form.cleaned_data["question"],
+            high_accuracy=form.cleaned_data["high_accuracy"],
+            collections=form.cleaned_data["collections"],
+        )
+    except quotas.QuotaExceeded as refusal:
+        return _refused(request, str(refusal), retry_after=refusal.retry_after_s)
+    except conversations.TooManyOpenAnswers as refusal:
+        return _refused(request, str(refusal), retry_after=5)
+    if request.htmx:
+        context = {
+            "messages": current.messages.filter(pk__gte=reply.pk - 1),
+            "conversation": current,
+            "remaining": quotas.remaining(request.user),
+            "oob": True,
+        }
+        return TemplateResponse(request, "chat/_asked.html", context)
+    return redirect("conversation", current.pk)
+
+
+def _refused(request: HttpRequest, reason: str, *, status=429, retry_after=None) -> HttpResponse:
+    """A question that was not taken: the reason goes above the composer (htmx) or on a page."""
+    if request.htmx:
+        response = HttpResponse(reason, status=status, content_type="text/plain; charset=utf-8")
+        response["HX-Retarget"] = "#ask-error"
+        response["HX-Reswap"] = "innerHTML"
+    else:
+        response = TemplateResponse(request, "chat/refused.html", {"reason": reason}, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse:
+    """The answer as server-sent events; a finished message replays as one final event."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404
+    message = await sync_to_async(_message_for)(user, message_id)
+    return sse.response(answer_events(message, user=user), render_event)
+
+
+def _message_for(user, message_id: int) -> Message:
+    try:
+        return Message.objects.select_related("conversation").get(
+            pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT
+        )
+    except Message.DoesNotExist:
+        raise Http404 from None
+
+
+def render_event(item: Event) -> str:
+    if item.kind == "delta":
+        return sse.event("delta", render_to_string("chat/_delta.html", {"text": item.data}))
+    if item.kind == "status":
+        label = Message.Status(item.data).label
+        return sse.event("status", label)
+    html = render_to_string("chat/_message.html", {"message": item.data, "final": True})
+    return sse.event("done", html)
+
+
+@login_required
+@require_POST
+def stop(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _message(request, message_id)
+    Message.objects.filter(pk=message.pk).update(stop_requested=True)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_POST
+def answer_without_javascript(request: HttpRequest, message_id: int) -> HttpResponse:
+    """The no-JavaScript path: run the same pipeline to the end, then show the conversation."""
+    message = _message(request, message_id)
+    answer_fully(message, user=request.user)
+    return redirect("conversation", message.conversation_id)
+
+
+@login_required
+@require_POST
+def feedback(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = _message(request, message_id)
+    form = FeedbackForm(request.POST)
+    if form.is_valid():
+        Feedback.objects.update_or_create(
+            message=message,
+            user=request.user,
+            defaults={
+                "helpful": form.cleaned_data["helpful"],
+                "comment": form.cleaned_data["comment"],
+            },
+        )
+    if request.htmx:
+        return TemplateResponse(
+            request,
+            "chat/_message.html#feedback",
+            {"message": message, "vote": form.cleaned_data.get("helpful")},
+        )
+    return redirect("conversation", message.conversation_id)

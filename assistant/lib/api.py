@@ -1,0 +1,28 @@
+"""What every API router shares: the checked text type and the one error shape."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as invalid input."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return text
+
+
+# Text that people send and we store or search: checked before it reaches the database.
+Text = Annotated[str, AfterValidator(_storable)]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}

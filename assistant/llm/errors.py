@@ -1,0 +1,77 @@
+"""What can go wrong with a model call, sorted by what to do about it: retry, or not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+
+class ProviderError(Exception):
+    """A provider call that failed; `user_message` is safe to show, the rest goes to logs."""
+
+    retryable = False
+    user_message = "The assistant could not answer right now. Please try again."
+
+    def __init__(self, detail: str, *, status: int | None = None, partial_text: str = ""):
+        super().__init__(detail)
+        self.status = status
+        self.partial_text = partial_text
+
+
+class ProviderBusy(ProviderError):
+    """429: rate limited. Retry after `retry_after` seconds when the server says so."""
+
+    retryable = True
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **kwargs: Any):
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+    @property
+    def user_message(self) -> str:  # type: ignore[override]
+        wait = f" in {round(self.retry_after)} s" if self.retry_after else " in a moment"
+        return f"The assistant is busy, try again{wait}."
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx, a timeout, or a refused connection: worth another try."""
+
+    retryable = True
+    user_message = "The answer service is not responding. Please try again shortly."
+
+
+class ProviderRejected(ProviderError):
+    """400/401/403 and content refusals: retrying cannot help."""
+
+    user_message = "The answer service refused the request. An administrator has been told."
+
+
+class StreamBroken(ProviderError):
+    """The stream failed after text reached the user: never retried, the partial text is kept."""
+
+    user_message = "The answer was cut off by the answer service. Please ask again."
+
+
+def _retry_after(response: Any) -> float | None:
+    if response is None:
+        return None
+    try:
+        return float(response.headers.get("retry-after", ""))
+    except ValueError:
+        return None
+
+
+def classify(error: Exception, *, partial_text: str = "") -> ProviderError:
+    """Map SDK and transport errors to ours. Anything after the first token is a broken stream."""
+    status = getattr(error, "status_code", None)
+    detail = f"{type(error).__name__}: {error}"
+    if partial_text:
+        return StreamBroken(detail, status=status, partial_text=partial_text)
+    if isinstance(error, openai.RateLimitError):
+        return ProviderBusy(detail, status=status, retry_after=_retry_after(error.response))
+    if isinstance(error, openai.APIStatusError):
+        if status is not None and status >= 500:
+            return ProviderUnavailable(detail, status=status)
+        return ProviderRejected(detail, status=status)
+    return ProviderUnavailable(detail, status=status)

@@ -1,0 +1,268 @@
+"""Answer providers behind one interface: stream(request) yields TextDelta events, then Finished.
+
+- ChatProvider: any OpenAI-compatible endpoint through AsyncOpenAI (Qwen, llama.cpp's server).
+- ExtractiveProvider: no generation; quotes the most relevant sentences with their [n] markers.
+
+`stream_answer` adds the Qwen rules on top: retries with backoff and jitter only before the
+first token, never on 400/401/403, then the fallback models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import openai
+from django.conf import settings
+
+from assistant.lib.backoff import backoff_s
+from assistant.lib.text import terms
+from assistant.llm.errors import ProviderError, classify
+from assistant.llm.prompts import AnswerRequest, Passage, build_messages
+from assistant.llm.usage import Usage, cost_usd, estimate_usage, normalise_usage
+
+log = logging.getLogger(__name__)
+
+OFFLINE_NOTICE = (
+    "Offline mode: these are quotes from the most relevant passages, not a generated answer."
+)
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    provider: str
+    model: str
+    usage: Usage
+    first_token_s: float | None
+    total_s: float
+    finish_reason: str = "stop"
+    notice: str = ""
+
+
+StreamEvent = TextDelta | Finished
+
+
+@dataclass
+class ChatProvider:
+    """An OpenAI-compatible chat endpoint: Qwen's compatible mode or a local llama.cpp server."""
+
+    name: str
+    base_url: str
+    api_key: str
+    models: dict[str, str]
+    fallback_models: list[str] = field(default_factory=list)
+    enable_thinking: bool = False
+    timeout_s: float = 30.0
+
+    @property
+    def client(self) -> openai.AsyncOpenAI:
+        # Our own retry policy decides; the SDK's would also retry after the first token.
+        return _async_client(
+            asyncio.get_running_loop(), self.base_url, self.api_key, self.timeout_s
+        )
+
+    def model_for(self, tier: str) -> str:
+        return self.models.get(tier) or self.models["default"]
+
+    async def stream(
+        self, request: AnswerRequest, *, model: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        model = model or self.model_for(request.tier)
+        started = time.monotonic()
+        first_token_s: float | None = None
+        usage: Usage | None = None
+        finish_reason = "stop"
+        text: list[str] = []
+        messages = build_messages(request)
+        reasoning: list[str] = []
+        extra: dict[str, Any] = {}
+        if self.enable_thinking:
+            extra["enable_thinking"] = True  # Qwen3: only valid with stream=True
+        try:
+            stream = await self.client.chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=request.max_tokens,
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body=extra or None,
+            )
+            async with stream:
+                async for chunk in stream:
+                    if chunk.usage:
+                        usage = normalise_usage(chunk.usage)
+                    for choice in chunk.choices:
+                        if choice.finish_reason:
+                            finish_reason = choice.finish_reason
+                        delta = choice.delta
+                        # Reasoning goes to the logs, never to the user.
+                        if thought := getattr(delta, "reasoning_content", None):
+                            reasoning.append(thought)
+                        if delta.content:
+                            if first_token_s is None:
+                                first_token_s = time.monotonic() - started
+                            text.append(delta.content)
+                            yield TextDelta(delta.content)
+        # The SDK wraps transport failures (a broken chunked stream too) in APIConnectionError.
+        except openai.OpenAIError as error:
+            raise classify(error, partial_text="".join(text)) from error
+        finally:
+            if reasoning:
+                log.info("reasoning from %s/%s: %s", self.name, model, "".join(reasoning))
+        if usage is None:
+            usage = estimate_usage(messages, text)
+        log.info(
+            "llm call provider=%s model=%s prompt_tokens=%d completion_tokens=%d cost_usd=%.6f",
+            self.name,
+            model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            cost_usd(model, usage),
+        )
+        yield Finished(
+            provider=self.name,
+            model=model,
+            usage=usage,
+            first_token_s=first_token_s,
+            total_s=time.monotonic() - started,
+            finish_reason=finish_reason,
+        )
+
+
+@cache
+def _async_client(
+    loop: asyncio.AbstractEventLoop, base_url: str, api_key: str, timeout_s: float
+) -> openai.AsyncOpenAI:
+    # One client per event loop keeps connections (and TLS sessions) warm between questions;
+    # an httpx pool must not be shared across loops.
+    return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
+
+
+@dataclass
+class ExtractiveProvider:
+    """Quotes the passages' sentences that share most terms with the question. No model call."""
+
+    name: str = "extractive"
+    max_sentences: int = 3
+
+    def model_for(self, tier: str) -> str:
+        return "extractive"
+
+    def pick(self, question: str, passages: list[Passage]) -> list[tuple[int, str]]:
+        wanted = terms(question)
+        scored = []
+        for passage in passages:
+            for position, sentence in enumerate(_SENTENCE.split(passage.text)):
+                sentence = sentence.strip()
+                if len(sentence) < 2:
+                    continue
+                overlap = len(wanted & terms(sentence))
+                scored.append((overlap, -passage.n, -position, passage.n, sentence))
+        scored.sort(reverse=True)
+        best = [item for item in scored[: self.max_sentences] if item[0] > 0] or scored[:1]
+        # Quote in reading order: by passage, then by position inside it.
+        best.sort(key=lambda item: (item[3], -item[2]))
+        return [(item[3], item[4]) for item in best]
+
+    async def stream(
+        self, request: AnswerRequest, *, model: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        started = time.monotonic()
+        quotes = self.pick(request.question, request.passages)
+        first_token_s = None
+        for n, sentence in quotes:
+            for piece in re.findall(r"\S+\s*", f"> {sentence} [{n}]\n>\n"):
+                if first_token_s is None:
+                    first_token_s = time.monotonic() - started
+                yield TextDelta(piece)
+                await asyncio.sleep(0)
+        yield Finished(
+            provider=self.name,
+            model="extractive",
+            usage=Usage(),
+            first_token_s=first_token_s,
+            total_s=time.monotonic() - started,
+            notice=OFFLINE_NOTICE,
+        )
+
+
+Provider = ChatProvider | ExtractiveProvider
+
+
+def get_provider(name: str | None = None) -> Provider:
+    name = name or settings.ANSWER_PROVIDER
+    if name == "qwen":
+        return ChatProvider(
+            name="qwen",
+            base_url=settings.QWEN_BASE_URL,
+            api_key=settings.QWEN_API_KEY,
+            models={
+                "fast": settings.QWEN_MODEL_FAST,
+                "default": settings.QWEN_MODEL,
+                "strong": settings.QWEN_MODEL_STRONG,
+            },
+            fallback_models=settings.QWEN_FALLBACK_MODELS,
+            enable_thinking=settings.QWEN_ENABLE_THINKING,
+            timeout_s=settings.LLM_TIMEOUT_S,
+        )
+    if name == "openai-compatible":
+        return ChatProvider(
+            name="openai-compatible",
+            base_url=settings.OPENAI_COMPAT_BASE_URL,
+            api_key=settings.OPENAI_COMPAT_API_KEY,
+            models={"default": settings.OPENAI_COMPAT_MODEL},
+            timeout_s=settings.LLM_TIMEOUT_S,
+        )
+    return ExtractiveProvider()
+
+
+async def stream_answer(provider: Provider, request: AnswerRequest) -> AsyncIterator[StreamEvent]:
+    """Stream from the tier's model, retrying and then falling back only before the first token.
+
+    Raises the last ProviderError when every model failed before any text; a StreamBroken once
+    text has been relayed; a ProviderRejected at once (retrying a 400/401/403 cannot help).
+    """
+    if isinstance(provider, ExtractiveProvider):
+        async for event in provider.stream(request):
+            yield event
+        return
+    models = [provider.model_for(request.tier)]
+    models += [m for m in provider.fallback_models if m not in models]
+    last_error: ProviderError | None = None
+    for model in models:
+        for attempt in range(settings.LLM_MAX_ATTEMPTS):
+            relayed = False
+            try:
+                async for event in provider.stream(request, model=model):
+                    relayed = relayed or isinstance(event, TextDelta)
+                    yield event
+                return
+            except ProviderError as error:
+                if relayed or not error.retryable:
+                    raise
+                last_error = error
+                log.warning("llm attempt %d on %s failed: %s", attempt + 1, model, error)
+                if attempt + 1 < settings.LLM_MAX_ATTEMPTS:
+                    await asyncio.sleep(
+                        backoff_s(
+                            attempt,
+                            base=settings.LLM_BACKOFF_BASE_S,
+                            retry_after=getattr(error, "retry_after", None),
+                        )
+                    )
+    assert last_error is not None
+    raise last_error
