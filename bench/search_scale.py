@@ -74,7 +74,7 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
     """(id, cosine distance) of the nearest chunks, nearest first."""
     from django.db import transaction
 
-    from ingest.search.retrieval import DENSE_SQL
+    from ingest.search.dense import DENSE_SQL
 
     sql, params = allowed
     with transaction.atomic():
@@ -87,7 +87,7 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
 def plan(cursor, allowed, vector: str, limit: int, settings: list[str], *, analyze=False) -> str:
     from django.db import transaction
 
-    from ingest.search.retrieval import DENSE_SQL
+    from ingest.search.dense import DENSE_SQL
 
     sql, params = allowed
     options = "ANALYZE, BUFFERS" if analyze else "COSTS OFF"
@@ -192,7 +192,8 @@ def measure_latency(texts: list[str], user, collection_id: int) -> dict:
 def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
     from django.db import connection
 
-    from ingest.search.retrieval import CANDIDATES, bm25_query
+    from ingest.search.lexical import bm25_query
+    from ingest.search.retrieval import CANDIDATES
 
     with connection.cursor() as cursor:
         dense_plan = plan(cursor, allowed, vector, CANDIDATES, settings, analyze=True)
@@ -254,7 +255,8 @@ def main() -> None:
         from ingest.embedders import get_embedder
         from ingest.embedding_space import vector_literal
         from ingest.models import Collection
-        from ingest.search.retrieval import CANDIDATES, ef_search, readable_collections_sql
+        from ingest.search.dense import ef_search
+        from ingest.search.retrieval import CANDIDATES, readable_collections_sql
 
         code = code_version()
         collection = Collection.objects.create(name="scale")

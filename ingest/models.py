@@ -73,6 +73,17 @@ class Document(models.Model):
         FAILED = "failed", "Failed"
         SUPERSEDED = "superseded", "Replaced by a newer version"
 
+    class Stage(models.TextChoices):
+        """Where a document's run is, for the admin's progress column (the values are stored)."""
+
+        NONE = "", "—"
+        STARTING = "starting", "starting"
+        PARSED = "parsed", "parsed"
+        CHUNKED = "chunked", "chunked"
+        EMBEDDING = "embedding", "embedding"
+        WAITING = "waiting for the embedding service", "waiting for the embedding service"
+        REQUEUED = "requeued: its worker stopped", "requeued: its worker stopped"
+
     collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(max_length=500, blank=True)
     source_path = models.CharField(
@@ -87,7 +98,7 @@ class Document(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
     )
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    stage = models.CharField(max_length=40, blank=True)
+    stage = models.CharField(max_length=40, choices=Stage.choices, blank=True)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
     parsed_blocks = models.PositiveIntegerField(default=0)
     chunk_count = models.PositiveIntegerField(default=0)
@@ -138,7 +149,7 @@ class Document(models.Model):
                 claim=token,
                 lease_expires_at=now + timedelta(seconds=lease_s),
                 attempts=models.F("attempts") + 1,
-                stage="starting",
+                stage=self.Stage.STARTING,
                 failure_reason="",
             )
         )
@@ -159,7 +170,7 @@ class Document(models.Model):
         rows.update(
             status=self.Status.FAILED,
             failure_reason=reason,
-            stage="",
+            stage=self.Stage.NONE,
             claim=None,
             lease_expires_at=None,
         )
@@ -168,14 +179,9 @@ class Document(models.Model):
         """Admin's retry: a failed document goes back in the queue."""
         return bool(
             Document.objects.filter(pk=self.pk, status=self.Status.FAILED).update(
-                status=self.Status.QUEUED, failure_reason="", progress=0, stage=""
+                status=self.Status.QUEUED, failure_reason="", progress=0, stage=self.Stage.NONE
             )
         )
-
-
-class ChunkQuerySet(models.QuerySet):
-    def readable_by(self, user) -> ChunkQuerySet:
-        return self.filter(collection__in=Collection.objects.readable_by(user))
 
 
 class Chunk(models.Model):
@@ -200,8 +206,6 @@ class Chunk(models.Model):
         output_field=SearchVectorField(),
         db_persist=True,
     )
-
-    objects = ChunkQuerySet.as_manager()
 
     class Meta:
         ordering = ["document", "ordinal"]

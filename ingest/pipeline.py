@@ -188,7 +188,7 @@ def process(document_id: int) -> Document:
             status=Document.Status.QUEUED,
             claim=None,
             lease_expires_at=None,
-            stage="waiting for the embedding service",
+            stage=Document.Stage.WAITING,
         )
         raise TransientIngestError(str(error)) from error
     except _LostClaim:
@@ -234,7 +234,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     lap("parse_s")
     document.title = parsed.title[:500]
     report(
-        stage="parsed",
+        stage=Document.Stage.PARSED,
         progress=10,
         parsed_blocks=len(parsed.blocks),
         page_count=parsed.page_count,
@@ -249,7 +249,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         max_tokens=embedder.max_input_tokens,
     )
     lap("chunk_s")
-    report(stage="chunked", progress=20, chunk_count=len(drafts))
+    report(stage=Document.Stage.CHUNKED, progress=20, chunk_count=len(drafts))
     if not embedding_space.matches(embedder):
         raise IngestError(embedding_space.mismatch_message(embedder))
     texts = [embedding_text(document.title, draft) for draft in drafts]
@@ -259,7 +259,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         vectors.extend(embedder.embed(texts[start : start + EMBED_GROUP]))
         lap("embed_s")
         report(
-            stage="embedding",
+            stage=Document.Stage.EMBEDDING,
             embedded_count=len(vectors),
             progress=20 + int(75 * len(vectors) / max(len(texts), 1)),
         )
@@ -307,7 +307,7 @@ def _swap_chunks(
         )
         Document.objects.filter(pk=locked.pk).update(
             status=Document.Status.READY,
-            stage="",
+            stage=Document.Stage.NONE,
             progress=100,
             claim=None,
             lease_expires_at=None,
@@ -323,7 +323,7 @@ def _swap_chunks(
         ).exclude(status=Document.Status.SUPERSEDED)
         Chunk.objects.filter(document__in=older).delete()
         older.exclude(status=Document.Status.PROCESSING).update(
-            status=Document.Status.SUPERSEDED, stage=""
+            status=Document.Status.SUPERSEDED, stage=Document.Stage.NONE
         )
 
 
@@ -341,7 +341,7 @@ def requeue_stale() -> list[int]:
             status=Document.Status.QUEUED,
             claim=None,
             lease_expires_at=None,
-            stage="requeued: its worker stopped",
+            stage=Document.Stage.REQUEUED,
         ):
             ids.append(document_id)
     return ids

@@ -114,10 +114,15 @@ def remaining(user) -> Remaining:
     counters = {
         c.period: c
         for c in UsageCounter.objects.filter(
-            Q(period="day", starts=today) | Q(period="month", starts=month), user=user
+            Q(period=UsageCounter.Period.DAY, starts=today)
+            | Q(period=UsageCounter.Period.MONTH, starts=month),
+            user=user,
         )
     }
-    day, month_counter = counters.get("day"), counters.get("month")
+    day, month_counter = (
+        counters.get(UsageCounter.Period.DAY),
+        counters.get(UsageCounter.Period.MONTH),
+    )
     return Remaining(
         limits=limits_for(user),
         questions_today=day.questions if day else 0,
@@ -164,8 +169,15 @@ def reserve(user, *, tokens: int, cost: Decimal) -> date:
     today, month, day_resets, month_resets = _periods(now)
     limits = limits_for(user)
     checks = [
-        ("day", today, limits.questions_per_day, limits.tokens_per_day, 0, day_resets),
-        ("month", month, 0, 0, limits.cost_per_month_usd, month_resets),
+        (
+            UsageCounter.Period.DAY,
+            today,
+            limits.questions_per_day,
+            limits.tokens_per_day,
+            0,
+            day_resets,
+        ),
+        (UsageCounter.Period.MONTH, month, 0, 0, limits.cost_per_month_usd, month_resets),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         for period, starts, *_ in checks:
@@ -191,7 +203,7 @@ def reserve(user, *, tokens: int, cost: Decimal) -> date:
 
 def _which(user, period: str, starts: date, limits: Limits) -> str:
     counter = UsageCounter.objects.get(user=user, period=period, starts=starts)
-    if period == "month":
+    if period == UsageCounter.Period.MONTH:
         return f"monthly budget of ${limits.cost_per_month_usd}"
     if limits.questions_per_day and counter.questions >= limits.questions_per_day:
         n = limits.questions_per_day

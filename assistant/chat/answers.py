@@ -1,7 +1,7 @@
 """Answer one question, as a stream of events: retrieve, decide, prompt, generate, finalize.
 
 `answer_events` drives an assistant Message from CREATED to SUCCEEDED, FAILED or CANCELLED and
-yields Event("status" | "delta" | "done"). Whatever must be saved is saved in `finally`, so a
+yields Events (STATUS, DELTA, then DONE). Whatever must be saved is saved in `finally`, so a
 closed tab (the generator is cancelled) or the Stop button still leaves a stored answer.
 """
 
@@ -12,8 +12,9 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -26,12 +27,12 @@ from assistant.chat.models import Citation, Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
-from assistant.llm.prompts import AnswerRequest, Passage, build_messages
+from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages
 from assistant.llm.providers import (
     ChatProvider,
     ExtractiveProvider,
     Finished,
-    TextDelta,
+    StreamEvent,
     get_provider,
     stream_answer,
 )
@@ -41,7 +42,6 @@ from assistant.llm.usage import (
     cost_usd,
     embedding_row,
     estimate_usage,
-    normalise_usage,
 )
 from ingest.models import Document
 from ingest.search.retrieval import Hit, context, search
@@ -54,11 +54,21 @@ NOT_COVERED = (
 )
 STOP_POLL_S = 0.3
 HISTORY_TURNS = 3
+REWRITE_RULES = (
+    "Rewrite the user's last question as one standalone question, using the conversation for "
+    "missing context. Reply with the question only, in its language."
+)
+
+
+class Kind(StrEnum):
+    STATUS = "status"  # data: the Message.Status now
+    DELTA = "delta"  # data: text to append
+    DONE = "done"  # data: the finished Message
 
 
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "status" | "delta" | "done"
+    kind: Kind
     data: Any
 
 
@@ -69,14 +79,14 @@ class _Stopped(Exception):
 async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
     """Run the pipeline for an assistant message (already checked to belong to `user`)."""
     if message.is_finished:
-        yield Event("done", message)
+        yield Event(Kind.DONE, message)
         return
     claimed = await Message.objects.filter(pk=message.pk, status=Message.Status.CREATED).aupdate(
         status=Message.Status.RETRIEVING
     )
     if not claimed:
         # Another connection is answering it (a second tab): follow it to the end.
-        yield Event("done", await _wait_until_finished(message.pk))
+        yield Event(Kind.DONE, await _wait_until_finished(message.pk))
         return
     run = _Run(message, user)
     try:
@@ -84,7 +94,7 @@ async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
             yield event
     except _Stopped:
         await run.save_unfinished()
-        yield Event("done", run.message)
+        yield Event(Kind.DONE, run.message)
     finally:
         await asyncio.shield(run.save_unfinished())
 
@@ -108,6 +118,19 @@ async def _wait_until_finished(message_id: int, timeout_s: float = 300) -> Messa
         await asyncio.sleep(0.5)
 
 
+@dataclass
+class Outcome:
+    """How an answer ended: who wrote it, what it used, and how its model call is recorded."""
+
+    provider: str = ""  # empty when no model was called (the documents did not cover it)
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    status: Message.Status = Message.Status.SUCCEEDED
+    call: LlmCall.Outcome = LlmCall.Outcome.OK
+    fallback: bool = False
+    cited: bool = True
+
+
 class _Run:
     def __init__(self, message: Message, user) -> None:
         self.message = message
@@ -115,11 +138,19 @@ class _Run:
         self.started = time.monotonic()
         self.text: list[str] = []
         self.hits: list[Hit] = []
+        self.outcome = Outcome()
+        self.finished: Finished | None = None
         self.done = False
 
     async def events(self) -> AsyncIterator[Event]:
+        yield Event(Kind.STATUS, Message.Status.RETRIEVING)
+        async for event in self._write():
+            yield event
+        yield Event(Kind.DONE, await self._finalize())
+
+    async def _write(self) -> AsyncIterator[Event]:
+        """Retrieve, then write the answer as DELTA events; how it ended goes to self.outcome."""
         message = self.message
-        yield Event("status", Message.Status.RETRIEVING)
         question, history = await self._question_and_history()
         provider = get_provider()
         standalone = await self._standalone(question, history, provider)
@@ -133,32 +164,20 @@ class _Run:
         ).asave()
         self.hits = context(found.hits)
         if found.low_confidence:
-            self.text = [NOT_COVERED]
             message.content_gap = True
-            yield Event("delta", NOT_COVERED)
-            yield Event(
-                "done",
-                await self._finalize(
-                    provider_name="none", model="none", usage=Usage(), cited=False
-                ),
-            )
+            self.outcome = Outcome(cited=False)
+            yield self._delta(NOT_COVERED)
             return
-        tier = "strong" if message.high_accuracy else "default"
+        tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
         message.cache_key = cache_key(standalone, self.hits, model)
         if cached := await _cached_answer(message.cache_key, exclude=message.pk):
-            self.text = [cached.text]
             message.cached = True
-            yield Event("delta", cached.text)
-            yield Event(
-                "done",
-                await self._finalize(
-                    provider_name=cached.provider, model=cached.model, usage=Usage()
-                ),
-            )
+            self.outcome = Outcome(provider=cached.provider, model=cached.model)
+            yield self._delta(cached.text)
             return
         await self._set_status(Message.Status.GENERATING)
-        yield Event("status", Message.Status.GENERATING)
+        yield Event(Kind.STATUS, Message.Status.GENERATING)
         request = AnswerRequest(
             question=standalone,
             passages=[
@@ -169,74 +188,59 @@ class _Run:
             history=history,
             tier=tier,
         )
-        finished: Finished | None = None
         try:
             async for event in self._relay(stream_answer(provider, request)):
-                if isinstance(event, Finished):
-                    finished = event
-                else:
-                    yield event
+                yield event
         except StreamBroken as error:
             log.warning("stream broke after the first token: %s", error)
             message.error = error.user_message
-            yield Event(
-                "done",
-                await self._finalize(
-                    provider_name=provider.name,
-                    model=model,
-                    usage=estimate_usage(build_messages(request), self.text),
-                    status=Message.Status.FAILED,
-                    outcome="broken",
-                ),
+            self.outcome = Outcome(
+                provider=provider.name,
+                model=model,
+                usage=estimate_usage(build_messages(request), self.text),
+                status=Message.Status.FAILED,
+                call=LlmCall.Outcome.BROKEN,
             )
             return
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)
-            await call_row(
-                self.user,
-                message,
-                provider.name,
-                model,
-                Usage(),
-                None,
-                self._elapsed_ms(),
-                outcome="error",
-            ).asave()
+            await self._record_call(
+                Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
+                first_token_ms=None,
+            )
             message.notice = (
                 f"{error.user_message} Meanwhile, here are quotes from the most "
                 "relevant passages (offline mode)."
             )
             async for event in self._relay(ExtractiveProvider().stream(request)):
-                if isinstance(event, Finished):
-                    finished = event
-                else:
-                    yield event
+                yield event
+        finished = self.finished
         assert finished is not None
         message.notice = message.notice or finished.notice
-        yield Event(
-            "done",
-            await self._finalize(
-                provider_name=finished.provider,
-                model=finished.model,
-                usage=finished.usage,
-                first_token_s=finished.first_token_s,
-                fallback=(finished.provider, finished.model) != (provider.name, model),
-            ),
+        self.outcome = Outcome(
+            provider=finished.provider,
+            model=finished.model,
+            usage=finished.usage,
+            fallback=(finished.provider, finished.model) != (provider.name, model),
         )
 
-    async def _relay(self, stream: AsyncIterator) -> AsyncIterator:
-        """Pass deltas on, watching for the Stop button; closing the stream cancels upstream."""
+    def _delta(self, text: str) -> Event:
+        self.text.append(text)
+        return Event(Kind.DELTA, text)
+
+    async def _relay(self, stream: AsyncIterator[StreamEvent]) -> AsyncIterator[Event]:
+        """Pass deltas on, keeping the Finished event; watches for the Stop button. Closing the
+        stream cancels the request upstream."""
         checked = time.monotonic()
         try:
             async for event in stream:
-                if isinstance(event, TextDelta):
-                    if self.message.first_token_ms is None:
-                        self.message.first_token_ms = self._elapsed_ms()
-                    self.text.append(event.text)
-                    yield Event("delta", event.text)
-                else:
-                    yield event
+                if isinstance(event, Finished):
+                    self.finished = event
+                    continue
+                if self.message.first_token_ms is None:
+                    self.message.first_token_ms = self._elapsed_ms()
+                yield self._delta(event.text)
                 if time.monotonic() - checked > STOP_POLL_S:
                     checked = time.monotonic()
                     if await Message.objects.filter(
@@ -269,27 +273,20 @@ class _Run:
         if not isinstance(provider, ChatProvider):
             previous = [h["content"] for h in history if h["role"] == "user"][-1:]
             return " ".join([*previous, question])
-        model = provider.model_for("fast")
         started = time.monotonic()
         try:
-            response = await provider.client.chat.completions.create(
-                model=model,
-                max_tokens=120,
-                messages=[
-                    {
-                        "role": "system",
-                        "content": "Rewrite the user's last question as one "
-                        "standalone question, using the conversation for missing context. "
-                        "Reply with the question only, in its language.",
-                    },
+            rewritten, usage, model = await provider.complete(
+                [
+                    {"role": "system", "content": REWRITE_RULES},
                     *history[-4:],
                     {"role": "user", "content": question},
                 ],
+                tier=Tier.FAST,
+                max_tokens=120,
             )
-        except Exception as error:  # a failed rewrite must not fail the answer
+        except ProviderError as error:  # a failed rewrite must not fail the answer
             log.warning("follow-up rewrite failed: %s", error)
             return question
-        usage = normalise_usage(response.usage)
         await call_row(
             self.user,
             self.message,
@@ -300,7 +297,6 @@ class _Run:
             int((time.monotonic() - started) * 1000),
             kind=LlmCall.Kind.REWRITE,
         ).asave()
-        rewritten = (response.choices[0].message.content or "").strip()
         return rewritten or question
 
     async def _set_status(self, status: str) -> None:
@@ -310,52 +306,42 @@ class _Run:
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
 
-    async def _finalize(
-        self,
-        *,
-        provider_name: str,
-        model: str,
-        usage: Usage,
-        first_token_s: float | None = None,
-        status: str = Message.Status.SUCCEEDED,
-        cited: bool = True,
-        outcome: str = "ok",
-        fallback: bool = False,
-    ) -> Message:
-        message = self.message
+    async def _record_call(self, outcome: Outcome, *, first_token_ms: int | None) -> None:
+        await call_row(
+            self.user,
+            self.message,
+            outcome.provider,
+            outcome.model,
+            outcome.usage,
+            first_token_ms,
+            self._elapsed_ms(),
+            outcome=outcome.call,
+            cached=self.message.cached,
+            fallback=outcome.fallback,
+        ).asave()
+
+    async def _finalize(self) -> Message:
+        message, outcome = self.message, self.outcome
         await self._set_status(Message.Status.FINALIZING)
         text, dropped = drop_unknown_markers("".join(self.text), set(range(1, len(self.hits) + 1)))
         used = used_markers(text)
         message.text = text
         message.unknown_markers = dropped
-        message.provider, message.model = provider_name, model
-        message.prompt_tokens, message.completion_tokens = (
-            usage.prompt_tokens,
-            usage.completion_tokens,
-        )
-        message.cost_usd = Decimal(str(round(cost_usd(model, usage), 6)))
+        message.provider, message.model = outcome.provider, outcome.model
+        message.prompt_tokens = outcome.usage.prompt_tokens
+        message.completion_tokens = outcome.usage.completion_tokens
+        message.cost_usd = Decimal(str(round(cost_usd(outcome.model, outcome.usage), 6)))
         message.total_ms = self._elapsed_ms()
-        message.status = status
+        message.status = outcome.status
         sources = {
             n: Source(n, source_url(hit), snippet(hit.text, message.standalone_question, width=240))
             for n, hit in enumerate(self.hits, start=1)
         }
         message.html = render(text, sources)
-        await sync_to_async(_save_citations)(message, self.hits, used if cited else set())
+        await sync_to_async(_save_citations)(message, self.hits, used if outcome.cited else set())
         await message.asave()
-        if provider_name != "none":
-            await call_row(
-                self.user,
-                message,
-                provider_name,
-                model,
-                usage,
-                message.first_token_ms,
-                message.total_ms,
-                outcome=outcome,
-                cached=message.cached,
-                fallback=fallback,
-            ).asave()
+        if outcome.provider:
+            await self._record_call(outcome, first_token_ms=message.first_token_ms)
         await sync_to_async(settle_quota)(message)
         self.done = True
         return message
@@ -375,16 +361,15 @@ class _Run:
         await message.asave()
         if self.text:
             usage = estimate_usage([{"content": message.standalone_question}], self.text)
-            await call_row(
-                self.user,
-                message,
-                message.provider or "unknown",
-                message.model or "unknown",
-                usage,
-                message.first_token_ms,
-                message.total_ms,
-                outcome="cancelled",
-            ).asave()
+            await self._record_call(
+                Outcome(
+                    provider=message.provider or "unknown",
+                    model=message.model or "unknown",
+                    usage=usage,
+                    call=LlmCall.Outcome.CANCELLED,
+                ),
+                first_token_ms=message.first_token_ms,
+            )
         await sync_to_async(settle_quota)(message)
 
 

@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, answer_events, answer_fully
+from assistant.chat.answers import Event, Kind, answer_events, answer_fully
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.lib import sse
@@ -39,6 +39,9 @@ class AskIn(Schema):
     high_accuracy: bool = Field(False, description="Use the strong model tier.")
 
 
+_FIRST_NUMBER = re.compile(r"\d+")
+
+
 class CitationOut(Schema):
     n: int
     document_id: int | None
@@ -49,12 +52,21 @@ class CitationOut(Schema):
     heading_path: str
     quote: str
 
+    @staticmethod
+    def resolve_page(citation) -> int | None:
+        first = _FIRST_NUMBER.search(citation.pages)
+        return int(first.group()) if first else None
+
 
 class UsageOut(Schema):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
     cost_usd: float
+
+    @staticmethod
+    def resolve_total_tokens(message) -> int:
+        return message.prompt_tokens + message.completion_tokens
 
 
 class AnswerOut(Schema):
@@ -74,47 +86,26 @@ class AnswerOut(Schema):
     total_ms: int | None
     created_at: datetime
 
+    @staticmethod
+    def resolve_message_id(message) -> int:
+        return message.pk
 
-_FIRST_NUMBER = re.compile(r"\d+")
+    @staticmethod
+    def resolve_answer(message) -> str:
+        return message.text
+
+    @staticmethod
+    def resolve_citations(message) -> list:
+        return [c for c in message.citations.all() if c.used]
+
+    @staticmethod
+    def resolve_usage(message):
+        return message
 
 
 def answer_json(message: Message) -> dict:
     """The answer as integrators get it, from the non-streamed call and the `done` event."""
-    citations = [c for c in message.citations.all() if c.used]
-    return {
-        "message_id": message.pk,
-        "conversation_id": message.conversation_id,
-        "status": message.status,
-        "answer": message.text,
-        "citations": [
-            {
-                "n": c.n,
-                "document_id": c.document_id,
-                "title": c.title,
-                "source_path": c.source_path,
-                "chunk_id": c.chunk_id,
-                "page": int(m.group()) if (m := _FIRST_NUMBER.search(c.pages)) else None,
-                "heading_path": c.heading_path,
-                "quote": c.quote,
-            }
-            for c in citations
-        ],
-        "usage": {
-            "prompt_tokens": message.prompt_tokens,
-            "completion_tokens": message.completion_tokens,
-            "total_tokens": message.prompt_tokens + message.completion_tokens,
-            "cost_usd": float(message.cost_usd),
-        },
-        "provider": message.provider,
-        "model": message.model,
-        "cached": message.cached,
-        "content_gap": message.content_gap,
-        "notice": message.notice,
-        "error": message.error,
-        "first_token_ms": message.first_token_ms,
-        "total_ms": message.total_ms,
-        "created_at": message.created_at,
-    }
+    return AnswerOut.from_orm(message).model_dump(mode="json")
 
 
 def _conversation_for(user, body: AskIn) -> tuple[Conversation, list[Collection] | None]:
@@ -163,13 +154,13 @@ def ask(request, body: AskIn):
     if body.stream:
         return sse.response(answer_events(message, user=user), _render)
     answer_fully(message, user=user)
-    return answer_json(Message.objects.prefetch_related("citations").get(pk=message.pk))
+    return Message.objects.prefetch_related("citations").get(pk=message.pk)
 
 
 def _render(item: Event) -> str:
-    if item.kind == "delta":
+    if item.kind == Kind.DELTA:
         return sse.event("delta", json.dumps({"text": item.data}, ensure_ascii=False))
-    if item.kind == "status":
+    if item.kind == Kind.STATUS:
         return sse.event("status", json.dumps({"status": str(item.data)}))
     message = Message.objects.prefetch_related("citations").get(pk=item.data.pk)
     return sse.event("done", json.dumps(answer_json(message), default=str, ensure_ascii=False))
@@ -246,7 +237,7 @@ def _answer(user, message_id: int) -> Message:
 @router.get("/messages/{message_id}", response=AnswerOut)
 def get_message(request, message_id: int):
     """One of your answers, with its citations and usage."""
-    return answer_json(_answer(request.auth, message_id))
+    return _answer(request.auth, message_id)
 
 
 class FeedbackIn(Schema):

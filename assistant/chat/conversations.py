@@ -13,6 +13,7 @@ from django.utils import timezone
 from assistant.accounts import quotas
 from assistant.chat.models import Conversation, Message
 from assistant.llm.models import LlmCall
+from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
 
 # An answer still "open" after this long is taken to be abandoned (its process died).
@@ -36,7 +37,7 @@ def ask(
     """
     owner = conversation.owner
     tokens, cost = quotas.estimate(
-        get_provider().model_for("strong" if high_accuracy else "default")
+        get_provider().model_for(Tier.STRONG if high_accuracy else Tier.DEFAULT)
     )
     with transaction.atomic():
         day = quotas.reserve(owner, tokens=tokens, cost=cost)

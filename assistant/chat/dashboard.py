@@ -104,6 +104,30 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=i) for i in range((end - start).days + 1)]
 
 
+def _call_figures() -> dict:
+    """What the call figures are made of, per day or over the whole period."""
+    answer = Q(kind=LlmCall.Kind.ANSWER)
+    return {
+        "tokens": Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
+        "cost": Sum("cost_usd", default=0),
+        "answers": Count("pk", filter=answer),
+        "errors": Count("pk", filter=answer & ~Q(outcome=LlmCall.Outcome.OK)),
+        "fallbacks": Count("pk", filter=answer & Q(fallback=True)),
+    }
+
+
+def _first_token_figures() -> dict:
+    return {"p50": Percentile("first_token_ms", 0.5), "p95": Percentile("first_token_ms", 0.95)}
+
+
+def _rates(figures: dict) -> dict:
+    """Errors and fallbacks as a percentage of the answers."""
+    answers = figures["answers"]
+    return {
+        name: 100 * figures[name] / answers if answers else 0 for name in ("errors", "fallbacks")
+    }
+
+
 def summary(start: date, end: date, collection: Collection | None) -> dict:
     answers = _messages(start, end, collection)
     calls = _calls(start, end, collection)
@@ -115,42 +139,23 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
         row["day"]: row
         for row in calls.annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(
-            tokens=Sum(F("prompt_tokens") + F("completion_tokens")),
-            cost=Sum("cost_usd"),
-            answers=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER)),
-            errors=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER) & ~Q(outcome="ok")),
-            fallbacks=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER, fallback=True)),
-        )
+        .annotate(**_call_figures())
     }
     speed = {
         row["day"]: row
         for row in answers.filter(first_token_ms__isnull=False)
         .annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(p50=Percentile("first_token_ms", 0.5), p95=Percentile("first_token_ms", 0.95))
+        .annotate(**_first_token_figures())
     }
 
     def daily(source: dict, key: str) -> list[tuple[date, float]]:
         return [(d, float((source.get(d) or {}).get(key) or 0)) for d in days]
 
-    totals = calls.aggregate(
-        tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
-        cost=Sum("cost_usd", default=0),
-        answers=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER)),
-        errors=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER) & ~Q(outcome="ok")),
-        fallbacks=Count("pk", filter=Q(kind=LlmCall.Kind.ANSWER, fallback=True)),
-    )
-    ttft = answers.filter(first_token_ms__isnull=False).aggregate(
-        p50=Percentile("first_token_ms", 0.5), p95=Percentile("first_token_ms", 0.95)
-    )
-    rate = {
-        day: {
-            "errors": 100 * row["errors"] / row["answers"] if row["answers"] else 0,
-            "fallbacks": 100 * row["fallbacks"] / row["answers"] if row["answers"] else 0,
-        }
-        for day, row in per_day.items()
-    }
+    totals = calls.aggregate(**_call_figures())
+    ttft = answers.filter(first_token_ms__isnull=False).aggregate(**_first_token_figures())
+    rate = {day: _rates(row) for day, row in per_day.items()}
+    total_rates = _rates(totals)
     by_model = list(
         calls.values("provider", "model", "kind")
         .annotate(
@@ -164,10 +169,8 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
         "totals": {
             **totals,
             "questions": sum(questions.values()),
-            "error_rate": 100 * totals["errors"] / totals["answers"] if totals["answers"] else 0,
-            "fallback_rate": 100 * totals["fallbacks"] / totals["answers"]
-            if totals["answers"]
-            else 0,
+            "error_rate": total_rates["errors"],
+            "fallback_rate": total_rates["fallbacks"],
             "ttft_p50": ttft["p50"],
             "ttft_p95": ttft["p95"],
         },

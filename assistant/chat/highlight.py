@@ -7,16 +7,16 @@ import re
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from assistant.lib.text import CJK, STOP_WORDS
-
-_WORD = re.compile(r"[A-Za-z0-9_]{2,}")
+from assistant.lib.text import CJK, cjk_bigrams, words
 
 
 def terms(query: str) -> list[str]:
-    words = [w for w in _WORD.findall(query.lower()) if w not in STOP_WORDS]
-    cjk = [run for run in CJK.findall(query)]
-    grams = [run[i : i + 2] for run in cjk if len(run) > 2 for i in range(len(run) - 1)]
-    return list(dict.fromkeys([*words, *cjk, *grams]))
+    """What to mark: the query's words of two letters or more, its CJK runs and their bigrams."""
+    return list(
+        dict.fromkeys(
+            [*(w for w in words(query) if len(w) > 1), *CJK.findall(query), *cjk_bigrams(query)]
+        )
+    )
 
 
 def _pattern(query: str) -> re.Pattern[str] | None:

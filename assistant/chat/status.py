@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import connection
 
+from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
 from ingest.embedders import get_embedder
 
@@ -18,7 +19,7 @@ def describe() -> dict[str, object]:
     return {
         "status": "ok",
         "provider": provider.name,
-        "model": provider.model_for("default"),
+        "model": provider.model_for(Tier.DEFAULT),
         "embedder": embedder.name,
         "embedding_model": embedder.model,
         "embedding_dimensions": embedder.dimensions,

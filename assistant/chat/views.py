@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, answer_events, answer_fully
+from assistant.chat.answers import Event, Kind, answer_events, answer_fully
 from assistant.chat.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.chat.highlight import highlight, snippet
 from assistant.chat.models import Conversation, Feedback, Message
@@ -170,9 +170,9 @@ def _message_for(user, message_id: int) -> Message:
 
 
 def render_event(item: Event) -> str:
-    if item.kind == "delta":
+    if item.kind == Kind.DELTA:
         return sse.event("delta", render_to_string("chat/_delta.html", {"text": item.data}))
-    if item.kind == "status":
+    if item.kind == Kind.STATUS:
         label = Message.Status(item.data).label
         return sse.event("status", label)
     html = render_to_string("chat/_message.html", {"message": item.data, "final": True})

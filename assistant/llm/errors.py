@@ -13,10 +13,9 @@ class ProviderError(Exception):
     retryable = False
     user_message = "The assistant could not answer right now. Please try again."
 
-    def __init__(self, detail: str, *, status: int | None = None, partial_text: str = ""):
+    def __init__(self, detail: str, *, status: int | None = None):
         super().__init__(detail)
         self.status = status
-        self.partial_text = partial_text
 
 
 class ProviderBusy(ProviderError):
@@ -62,12 +61,12 @@ def _retry_after(response: Any) -> float | None:
         return None
 
 
-def classify(error: Exception, *, partial_text: str = "") -> ProviderError:
+def classify(error: Exception, *, relayed: bool = False) -> ProviderError:
     """Map SDK and transport errors to ours. Anything after the first token is a broken stream."""
     status = getattr(error, "status_code", None)
     detail = f"{type(error).__name__}: {error}"
-    if partial_text:
-        return StreamBroken(detail, status=status, partial_text=partial_text)
+    if relayed:
+        return StreamBroken(detail, status=status)
     if isinstance(error, openai.RateLimitError):
         return ProviderBusy(detail, status=status, retry_after=_retry_after(error.response))
     if isinstance(error, openai.APIStatusError):

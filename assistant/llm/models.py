@@ -9,6 +9,12 @@ from django.db import models
 class LlmCall(models.Model):
     """Every model call: what it cost, how long it took, how it ended."""
 
+    class Outcome(models.TextChoices):
+        OK = "ok", "Answered"
+        ERROR = "error", "Failed before any text"
+        BROKEN = "broken", "Cut off mid-answer"
+        CANCELLED = "cancelled", "Stopped"
+
     class Kind(models.TextChoices):
         ANSWER = "answer", "Answer"
         REWRITE = "rewrite", "Follow-up rewrite"
@@ -30,7 +36,7 @@ class LlmCall(models.Model):
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     first_token_ms = models.PositiveIntegerField(null=True)
     total_ms = models.PositiveIntegerField(null=True)
-    outcome = models.CharField(max_length=20, default="ok")
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.OK)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:

@@ -16,7 +16,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
 
 import openai
 from django.conf import settings
@@ -24,7 +23,7 @@ from django.conf import settings
 from assistant.lib.backoff import backoff_s
 from assistant.lib.text import terms
 from assistant.llm.errors import ProviderError, classify
-from assistant.llm.prompts import AnswerRequest, Passage, build_messages
+from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages
 from assistant.llm.usage import Usage, cost_usd, estimate_usage, normalise_usage
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,6 @@ class Finished:
     model: str
     usage: Usage
     first_token_s: float | None
-    total_s: float
-    finish_reason: str = "stop"
     notice: str = ""
 
 
@@ -72,56 +69,39 @@ class ChatProvider:
             asyncio.get_running_loop(), self.base_url, self.api_key, self.timeout_s
         )
 
-    def model_for(self, tier: str) -> str:
-        return self.models.get(tier) or self.models["default"]
+    def model_for(self, tier: Tier) -> str:
+        return self.models.get(tier) or self.models[Tier.DEFAULT]
 
     async def stream(
         self, request: AnswerRequest, *, model: str | None = None
     ) -> AsyncIterator[StreamEvent]:
         model = model or self.model_for(request.tier)
+        messages = build_messages(request)
         started = time.monotonic()
         first_token_s: float | None = None
         usage: Usage | None = None
-        finish_reason = "stop"
         text: list[str] = []
-        messages = build_messages(request)
         reasoning: list[str] = []
-        extra: dict[str, Any] = {}
-        if self.enable_thinking:
-            extra["enable_thinking"] = True  # Qwen3: only valid with stream=True
         try:
-            stream = await self.client.chat.completions.create(
-                model=model,
-                messages=messages,  # type: ignore[arg-type]
-                max_tokens=request.max_tokens,
-                stream=True,
-                stream_options={"include_usage": True},
-                extra_body=extra or None,
-            )
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage:
-                        usage = normalise_usage(chunk.usage)
-                    for choice in chunk.choices:
-                        if choice.finish_reason:
-                            finish_reason = choice.finish_reason
-                        delta = choice.delta
-                        # Reasoning goes to the logs, never to the user.
-                        if thought := getattr(delta, "reasoning_content", None):
-                            reasoning.append(thought)
-                        if delta.content:
-                            if first_token_s is None:
-                                first_token_s = time.monotonic() - started
-                            text.append(delta.content)
-                            yield TextDelta(delta.content)
+            async for chunk in self._chunks(model, messages, request.max_tokens):
+                if chunk.usage:
+                    usage = normalise_usage(chunk.usage)
+                for delta in (choice.delta for choice in chunk.choices):
+                    # Reasoning goes to the logs, never to the user.
+                    reasoning.append(getattr(delta, "reasoning_content", None) or "")
+                    if not delta.content:
+                        continue
+                    if first_token_s is None:
+                        first_token_s = time.monotonic() - started
+                    text.append(delta.content)
+                    yield TextDelta(delta.content)
         # The SDK wraps transport failures (a broken chunked stream too) in APIConnectionError.
         except openai.OpenAIError as error:
-            raise classify(error, partial_text="".join(text)) from error
+            raise classify(error, relayed=bool(text)) from error
         finally:
-            if reasoning:
-                log.info("reasoning from %s/%s: %s", self.name, model, "".join(reasoning))
-        if usage is None:
-            usage = estimate_usage(messages, text)
+            if thought := "".join(reasoning):
+                log.info("reasoning from %s/%s: %s", self.name, model, thought)
+        usage = usage or estimate_usage(messages, text)
         log.info(
             "llm call provider=%s model=%s prompt_tokens=%d completion_tokens=%d cost_usd=%.6f",
             self.name,
@@ -130,14 +110,38 @@ class ChatProvider:
             usage.completion_tokens,
             cost_usd(model, usage),
         )
-        yield Finished(
-            provider=self.name,
+        yield Finished(provider=self.name, model=model, usage=usage, first_token_s=first_token_s)
+
+    async def _chunks(self, model: str, messages: list[dict[str, str]], max_tokens: int):
+        stream = await self.client.chat.completions.create(
             model=model,
-            usage=usage,
-            first_token_s=first_token_s,
-            total_s=time.monotonic() - started,
-            finish_reason=finish_reason,
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            stream=True,
+            stream_options={"include_usage": True},
+            # Qwen3's thinking is only valid with stream=True.
+            extra_body={"enable_thinking": True} if self.enable_thinking else None,
         )
+        async with stream:
+            async for chunk in stream:
+                yield chunk
+
+    async def complete(
+        self, messages: list[dict[str, str]], *, tier: Tier, max_tokens: int
+    ) -> tuple[str, Usage, str]:
+        """One short reply, not streamed (the follow-up rewrite): its text, usage and model.
+        Raises ProviderError like `stream`."""
+        model = self.model_for(tier)
+        try:
+            response = await self.client.chat.completions.create(
+                model=model,
+                messages=messages,  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+            )
+        except openai.OpenAIError as error:
+            raise classify(error) from error
+        reply = (response.choices[0].message.content or "").strip()
+        return reply, normalise_usage(response.usage), model
 
 
 @cache
@@ -159,7 +163,7 @@ class ExtractiveProvider:
     name: str = "extractive"
     max_sentences: int = 3
 
-    def model_for(self, tier: str) -> str:
+    def model_for(self, tier: Tier) -> str:
         return "extractive"
 
     def pick(self, question: str, passages: list[Passage]) -> list[tuple[int, str]]:
@@ -195,7 +199,6 @@ class ExtractiveProvider:
             model="extractive",
             usage=Usage(),
             first_token_s=first_token_s,
-            total_s=time.monotonic() - started,
             notice=OFFLINE_NOTICE,
         )
 
@@ -211,9 +214,9 @@ def get_provider(name: str | None = None) -> Provider:
             base_url=settings.QWEN_BASE_URL,
             api_key=settings.QWEN_API_KEY,
             models={
-                "fast": settings.QWEN_MODEL_FAST,
-                "default": settings.QWEN_MODEL,
-                "strong": settings.QWEN_MODEL_STRONG,
+                Tier.FAST: settings.QWEN_MODEL_FAST,
+                Tier.DEFAULT: settings.QWEN_MODEL,
+                Tier.STRONG: settings.QWEN_MODEL_STRONG,
             },
             fallback_models=settings.QWEN_FALLBACK_MODELS,
             enable_thinking=settings.QWEN_ENABLE_THINKING,
@@ -224,7 +227,7 @@ def get_provider(name: str | None = None) -> Provider:
             name="openai-compatible",
             base_url=settings.OPENAI_COMPAT_BASE_URL,
             api_key=settings.OPENAI_COMPAT_API_KEY,
-            models={"default": settings.OPENAI_COMPAT_MODEL},
+            models={Tier.DEFAULT: settings.OPENAI_COMPAT_MODEL},
             timeout_s=settings.LLM_TIMEOUT_S,
         )
     return ExtractiveProvider()

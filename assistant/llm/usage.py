@@ -59,7 +59,7 @@ def call_row(
     first_token_ms: int | None,
     total_ms: int | None,
     *,
-    outcome: str = "ok",
+    outcome: str = LlmCall.Outcome.OK,
     kind: str = LlmCall.Kind.ANSWER,
     cached: bool = False,
     fallback: bool = False,

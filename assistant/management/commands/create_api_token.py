@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from assistant.accounts import tokens
+from assistant.lib.schema import ensure_migrated
 
 
 class Command(BaseCommand):
@@ -12,6 +13,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="Created from the command line")
 
     def handle(self, *args, username: str, name: str, **options):
+        ensure_migrated(self.stdout)
         try:
             user = get_user_model().objects.get(username=username, is_active=True)
         except get_user_model().DoesNotExist:

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from assistant.lib.schema import ensure_migrated
 from ingest.models import Collection, Document
 from ingest.search.evaluation import summarise
 from ingest.search.retrieval import search
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         show_misses: bool,
         **options,
     ):
+        ensure_migrated(self.stdout)
         try:
             target = Collection.objects.get(name=collection)
         except Collection.DoesNotExist:

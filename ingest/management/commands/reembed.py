@@ -7,6 +7,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
+from assistant.lib.schema import ensure_migrated
 from ingest import embedding_space
 from ingest.chunking import Draft
 from ingest.embedders import get_embedder
@@ -21,6 +22,7 @@ class Command(BaseCommand):
     help = "Re-embed every chunk with the configured embedder (after changing it)."
 
     def handle(self, *args, **options):
+        ensure_migrated(self.stdout)
         embedder = get_embedder()
         started = time.monotonic()
         # Vectors from two models never share the column: empty it first. Until a chunk is

@@ -4,15 +4,9 @@ import pytest
 from django.db import connection
 
 from ingest.models import Chunk, Collection
-from ingest.search.retrieval import (
-    CANDIDATE_CAP,
-    Hit,
-    bm25_query,
-    context,
-    ef_search,
-    readable_collections_sql,
-    search,
-)
+from ingest.search.dense import ef_search
+from ingest.search.lexical import CANDIDATE_CAP, bm25_query
+from ingest.search.retrieval import Hit, context, readable_collections_sql, search
 from tests.support.documents import ingest_text
 
 VACUUM = """# Routine vacuuming
