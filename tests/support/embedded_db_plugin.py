@@ -1,7 +1,9 @@
 """Starts one embedded PostgreSQL (with pgvector) per test session, before Django reads settings.
 
 Loaded with `-p` (see pyproject.toml) so it runs ahead of pytest-django. With DATABASE_URL already
-set, the tests use that server instead.
+set, the tests use that server instead. Under pytest-xdist the workers inherit the controller's
+DATABASE_URL (pytest-django gives each its own test database) but get a var/ of their own, so
+their Celery queues never meet.
 """
 
 from __future__ import annotations
