@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # uv (from the registry, like everything else) installs the pinned dependencies in seconds where
-# pip takes minutes; it reads pyproject.toml the same way.
+# pip takes minutes; it reads pyproject.toml the same way. Bytecode is compiled at install: this
+# machine sets PYTHONDONTWRITEBYTECODE, so without it every process (uvicorn, Celery workers, the
+# tests' subprocesses) compiles openai, Django and the rest from source again.
 UV_VERSION := 0.13.8
-INSTALL := $(VENV)/bin/uv pip install --quiet --python $(PY)
+INSTALL := $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY)
 PORT ?= 8000
 LOCAL_GGUF ?=
 export PORT LOCAL_GGUF
