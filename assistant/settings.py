@@ -176,6 +176,8 @@ QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 4000, minimum=10)
 LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, minimum=1)
 LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, minimum=1)
 LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 900, minimum=1)
+# The longest period the usage dashboard and its CSV export cover (charts bucket past 90 days).
+USAGE_MAX_DAYS = env_int("USAGE_MAX_DAYS", 731, minimum=1)
 
 # USD per million tokens (input:output). Defaults are list prices to check against your contract.
 MODEL_PRICES = {

@@ -8,10 +8,11 @@ from datetime import date, timedelta
 from itertools import chain
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db.models import Aggregate, Count, F, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
-from django.http import HttpRequest, StreamingHttpResponse
+from django.db.models import Aggregate, Count, DateField, F, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
@@ -38,7 +39,18 @@ class FilterForm(forms.Form):
         queryset=Collection.objects.all(), required=False, empty_label="All collections"
     )
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end and abs((end - start).days) + 1 > settings.USAGE_MAX_DAYS:
+            raise forms.ValidationError(
+                f"Choose a period of at most {settings.USAGE_MAX_DAYS} days; "
+                "showing the last 30 days instead."
+            )
+        return data
+
     def period(self) -> tuple[date, date, Collection | None]:
+        """The period asked for, or the last 30 days when it is missing or refused."""
         today = timezone.localdate()
         data = self.cleaned_data if self.is_valid() else {}
         end = data.get("end") or today
@@ -60,7 +72,10 @@ class Bar:
 CHART_WIDTH, CHART_HEIGHT = 560, 140
 
 
-def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}") -> dict:
+TICKS = {"day": "%d", "week": "%m-%d", "month": "%Y-%m"}
+
+
+def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}", tick: str = "%d") -> dict:
     """Geometry for one small SVG bar chart over days (see templates/chat/_bars.html)."""
     step = CHART_WIDTH / max(len(series), 1)
     top = max((value for _, value in series), default=0)
@@ -71,7 +86,7 @@ def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}") -> dict:
         shapes.append(
             Bar(
                 label=f"{day:%Y-%m-%d}",
-                tick=f"{day:%d}" if i % every == 0 else "",
+                tick=day.strftime(tick) if i % every == 0 else "",
                 x=i * step + step * 0.15,
                 y=CHART_HEIGHT - 20 - h,
                 width=step * 0.7,
@@ -100,8 +115,22 @@ def _calls(start: date, end: date, collection: Collection | None) -> QuerySet[Ll
     return calls
 
 
-def _days(start: date, end: date) -> list[date]:
-    return [start + timedelta(days=i) for i in range((end - start).days + 1)]
+# One bar per day up to 90 days, then per week up to a year, then per month: a chart has at most
+# about ninety bars, whatever the period.
+BUCKETS = [(90, "day", TruncDate), (366, "week", TruncWeek), (None, "month", TruncMonth)]
+
+
+def _bucketing(start: date, end: date) -> tuple[str, type[TruncDate], list[date]]:
+    """The bucket size for the period, its SQL truncation and every bucket's first day."""
+    days = (end - start).days + 1
+    name, trunc = next((n, t) for most, n, t in BUCKETS if most is None or days <= most)
+    firsts = {
+        "day": lambda d: d,
+        "week": lambda d: d - timedelta(days=d.weekday()),
+        "month": lambda d: d.replace(day=1),
+    }[name]
+    buckets = sorted({firsts(start + timedelta(days=i)) for i in range(days)})
+    return name, trunc, buckets
 
 
 def _call_figures() -> dict:
@@ -131,20 +160,16 @@ def _rates(figures: dict) -> dict:
 def summary(start: date, end: date, collection: Collection | None) -> dict:
     answers = _messages(start, end, collection)
     calls = _calls(start, end, collection)
-    days = _days(start, end)
-    questions = dict(
-        answers.annotate(day=TruncDate("created_at")).values_list("day").annotate(n=Count("pk"))
-    )
+    bucket, trunc, days = _bucketing(start, end)
+    day = trunc("created_at", output_field=DateField())
+    questions = dict(answers.annotate(day=day).values_list("day").annotate(n=Count("pk")))
     per_day = {
-        row["day"]: row
-        for row in calls.annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(**_call_figures())
+        row["day"]: row for row in calls.annotate(day=day).values("day").annotate(**_call_figures())
     }
     speed = {
         row["day"]: row
         for row in answers.filter(first_token_ms__isnull=False)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=day)
         .values("day")
         .annotate(**_first_token_figures())
     }
@@ -175,13 +200,16 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
             "ttft_p95": ttft["p95"],
         },
         "charts": [
-            ("Questions per day", bars([(d, questions.get(d, 0)) for d in days])),
-            ("Tokens per day", bars(daily(per_day, "tokens"))),
-            ("Cost per day (USD)", bars(daily(per_day, "cost"), fmt="{:,.6f}")),
-            ("Time to first token p50 (ms)", bars(daily(speed, "p50"))),
-            ("Time to first token p95 (ms)", bars(daily(speed, "p95"))),
-            ("Errors (% of answers)", bars(daily(rate, "errors"), fmt="{:.0f}%")),
-            ("Fallbacks (% of answers)", bars(daily(rate, "fallbacks"), fmt="{:.0f}%")),
+            (f"{title} per {bucket}", bars(series, fmt=fmt, tick=TICKS[bucket]))
+            for title, series, fmt in [
+                ("Questions", [(d, questions.get(d, 0)) for d in days], "{:,.0f}"),
+                ("Tokens", daily(per_day, "tokens"), "{:,.0f}"),
+                ("Cost (USD)", daily(per_day, "cost"), "{:,.6f}"),
+                ("Time to first token p50 (ms)", daily(speed, "p50"), "{:,.0f}"),
+                ("Time to first token p95 (ms)", daily(speed, "p95"), "{:,.0f}"),
+                ("Errors (% of answers)", daily(rate, "errors"), "{:.0f}%"),
+                ("Fallbacks (% of answers)", daily(rate, "fallbacks"), "{:.0f}%"),
+            ]
         ],
         "by_model": _with_shares(by_model, "cost"),
         "top_users": _top_users(answers, calls),
@@ -262,9 +290,13 @@ CSV_FIELDS = [
 
 @login_required
 @permission_required(PERMISSION, raise_exception=True)
-def usage_csv(request: HttpRequest) -> StreamingHttpResponse:
+def usage_csv(request: HttpRequest) -> HttpResponse:
     """Every model and embedding call in the period, one row each."""
     form = FilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return HttpResponseBadRequest(
+            f"Choose a period of at most {settings.USAGE_MAX_DAYS} days.", content_type="text/plain"
+        )
     start, end, collection = form.period()
     writer = csv.writer(_Echo())
     rows = _calls(start, end, collection).order_by("created_at").values_list(*CSV_FIELDS)

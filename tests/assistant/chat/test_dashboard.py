@@ -1,0 +1,62 @@
+"""The usage dashboard: every period it is asked for is bounded before any work starts."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from assistant.llm.models import LlmCall
+
+
+@pytest.fixture
+def calls(admin_user):
+    for model in ("qwen-plus", "qwen-max"):
+        LlmCall.objects.create(user=admin_user, provider="qwen", model=model, prompt_tokens=10)
+
+
+def chart_bars(page: str) -> list[int]:
+    """How many bars each chart on the page has."""
+    return [svg.count("<rect") for svg in re.findall(r"<svg class=\"bars\".*?</svg>", page, re.S)]
+
+
+def test_a_period_of_millennia_is_refused_at_once_and_the_last_30_days_shown(admin_client, calls):
+    started = time.monotonic()
+
+    response = admin_client.get("/usage/", {"start": "0001-01-01", "end": "9999-12-31"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert time.monotonic() - started < 30, "bounded before any work: no per-day loop"
+    assert "Choose a period of at most 731 days; showing the last 30 days instead." in page
+    assert set(chart_bars(page)) == {30}
+    assert "qwen/qwen-max" in page
+
+
+def test_past_90_days_the_charts_show_weeks_and_past_a_year_months(admin_client, calls):
+    today = timezone.localdate()
+
+    def page(days: int) -> str:
+        period = {"start": today - timedelta(days=days - 1), "end": today}
+        return admin_client.get("/usage/", period).content.decode()
+
+    half_year, two_years = page(180), page(700)
+
+    assert "Questions per week" in half_year
+    assert 26 <= max(chart_bars(half_year)) <= 27
+    assert "Questions per month" in two_years
+    assert 23 <= max(chart_bars(two_years)) <= 24
+
+
+def test_the_csv_export_refuses_a_period_past_the_limit(admin_client, calls, settings):
+    settings.USAGE_MAX_DAYS = 10
+
+    refused = admin_client.get("/usage/export.csv", {"start": "2026-01-01", "end": "2026-12-31"})
+    allowed = admin_client.get("/usage/export.csv")
+
+    assert refused.status_code == 400
+    assert refused.content.decode() == "Choose a period of at most 10 days."
+    assert b"qwen-max" in b"".join(allowed.streaming_content)
