@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "django.contrib.humanize",
     "django_htmx",
+    "ninja",  # serves Swagger UI from our static files, not a CDN (air-gapped sites)
     "template_partials",
     "django_celery_results",
     "assistant",
