@@ -179,6 +179,8 @@ LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, minimum=1
 LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 900, minimum=1)
 # The longest period the usage dashboard and its CSV export cover (charts bucket past 90 days).
 USAGE_MAX_DAYS = env_int("USAGE_MAX_DAYS", 731, minimum=1)
+# The most collection ids one ask or search may name.
+MAX_COLLECTION_IDS = env_int("MAX_COLLECTION_IDS", 200, minimum=1)
 
 # USD per million tokens (input:output). Defaults are list prices to check against your contract.
 MODEL_PRICES = {

@@ -58,13 +58,15 @@ class TokenForm(forms.Form):
 
 
 @login_required
-def account(request: HttpRequest, new_token: str | None = None) -> TemplateResponse:
+def account(
+    request: HttpRequest, new_token: str | None = None, form: TokenForm | None = None
+) -> TemplateResponse:
     """Your quota and your API tokens."""
     context = {
         "remaining": quotas.remaining(request.user),
         "tokens": request.user.api_tokens.all(),
         "new_token": new_token,
-        "form": TokenForm(),
+        "form": form or TokenForm(),
     }
     return TemplateResponse(request, "accounts/account.html", context)
 
@@ -74,7 +76,11 @@ def account(request: HttpRequest, new_token: str | None = None) -> TemplateRespo
 def create_token(request: HttpRequest) -> HttpResponse:
     """Answers with the page itself, the token in it: it is shown this once and stored hashed."""
     form = TokenForm(request.POST)
-    _, token = tokens.create(request.user, form.cleaned_data["name"] if form.is_valid() else "")
+    if not form.is_valid():  # too long, or a NUL: say so, create nothing
+        response = account(request, form=form)
+        response.status_code = 400
+        return response
+    _, token = tokens.create(request.user, form.cleaned_data["name"])
     response = account(request, new_token=token)
     response["Cache-Control"] = "no-store"
     return response

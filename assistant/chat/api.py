@@ -19,7 +19,7 @@ from assistant.chat.answers import Event, Kind, answer_events, answer_fully
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.lib import sse
-from assistant.lib.api import Text
+from assistant.lib.api import Text, Words
 from assistant.llm.usage import embedding_row
 from ingest.models import Collection
 from ingest.search.retrieval import search
@@ -28,9 +28,11 @@ router = Router(tags=["chat"])
 
 
 class AskIn(Schema):
-    question: Text = Field(min_length=1, max_length=settings.QUESTION_MAX_CHARS)
+    question: Words = Field(min_length=1, max_length=settings.QUESTION_MAX_CHARS)
     collection_ids: list[int] | None = Field(
-        None, description="Search only these collections; default: every one you may read."
+        None,
+        max_length=settings.MAX_COLLECTION_IDS,
+        description="Search only these collections; default: every one you may read.",
     )
     conversation_id: int | None = Field(
         None, description="Ask a follow-up in this conversation; default: a new conversation."
@@ -304,10 +306,12 @@ search_router = Router(tags=["search"])
 
 
 class SearchIn(Schema):
-    query: Text = Field(min_length=1, max_length=2000)
+    query: Words = Field(min_length=1, max_length=2000)
     k: int = Field(8, ge=1, le=50)
     collection_ids: list[int] | None = Field(
-        None, description="Search only these collections; default: every one you may read."
+        None,
+        max_length=settings.MAX_COLLECTION_IDS,
+        description="Search only these collections; default: every one you may read.",
     )
 
 

@@ -18,8 +18,17 @@ def _storable(text: str) -> str:
     return text
 
 
+def _not_blank(text: str) -> str:
+    """Surrounding white space dropped; nothing left is refused (it would still be charged)."""
+    if not (text := text.strip()):
+        raise ValueError("must not be blank")
+    return text
+
+
 # Text that people send and we store or search: checked before it reaches the database.
 Text = Annotated[str, AfterValidator(_storable)]
+# A question or a query: Text with something in it besides white space.
+Words = Annotated[str, AfterValidator(_storable), AfterValidator(_not_blank)]
 
 
 class ApiError(Exception):

@@ -163,3 +163,17 @@ def test_quotas_are_set_on_the_users_and_groups_admin_pages(admin_client, ann):
         page = admin_client.get(url).content.decode()
         assert "quota override" in page.lower(), url
         assert 'name="quotaoverride-0-questions_per_day"' in page, url
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("x" * 10_000, "at most 100 characters"), ("bot\x00", "Null characters are not allowed")],
+)
+def test_a_bad_token_name_is_refused_with_a_message_and_no_token(client, ann, name, says):
+    client.force_login(ann)
+
+    response = client.post("/account/tokens", {"name": name})
+
+    assert response.status_code == 400
+    assert says in response.content.decode()
+    assert not ann.api_tokens.exists()

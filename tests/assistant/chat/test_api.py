@@ -209,6 +209,13 @@ def test_abuse_limits_too_large_too_long_too_many_open(live_server_url, people, 
     too_long = client.post("/ask", json={"question": "x" * 5000})
     assert too_long.status_code == 422 and "question" in too_long.json()["error"]["message"]
 
+    blank = client.post("/ask", json={"question": " \n\t "})
+    assert blank.status_code == 422 and "blank" in blank.json()["error"]["message"]
+    assert not Message.objects.filter(conversation__owner=people["ann"]).exists(), "not charged"
+
+    many = client.post("/search", json={"query": "quota", "collection_ids": list(range(250_000))})
+    assert many.status_code == 422 and "collection_ids" in many.json()["error"]["message"]
+
     conversation = Conversation.objects.create(owner=people["ann"])
     for _ in range(settings.MAX_OPEN_STREAMS_PER_USER):
         conversations.ask(conversation=conversation, question="Still open?", high_accuracy=False)
