@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 # machine sets PYTHONDONTWRITEBYTECODE, so without it every process (uvicorn, Celery workers, the
 # tests' subprocesses) compiles openai, Django and the rest from source again.
 UV_VERSION := 0.13.8
-INSTALL := $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY)
+UV := $(VENV)/bin/uv
+INSTALL := $(UV) pip install --quiet --compile-bytecode --python $(PY)
 PORT ?= 8000
 LOCAL_GGUF ?=
 export PORT LOCAL_GGUF
@@ -32,9 +33,12 @@ install: $(VENV)/.installed-app
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
+
+# Its own target, so a .venv made before uv was used gets it too.
+$(UV): | $(PY)
 	$(PY) -m pip --disable-pip-version-check -q install uv==$(UV_VERSION)
 
-$(VENV)/.installed-app: pyproject.toml | $(PY)
+$(VENV)/.installed-app: pyproject.toml | $(UV)
 	$(INSTALL) -e .
 	@touch $@
 
