@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,12 +42,24 @@ class AnswerRequest:
     tier: Tier = Tier.DEFAULT
 
 
+# What could make a document's words look like our prompt's structure: the passage fence and the
+# context tags. Neutralised by spacing them out, so the text still reads the same to the model.
+_STRUCTURE = re.compile(r"<<<|>>>|<\s*/?\s*context\s*>", re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    """Document text made unable to close a fence or the context block."""
+    return _STRUCTURE.sub(lambda m: " ".join(m.group(0).replace(" ", "")), text)
+
+
 def context_block(passages: list[Passage]) -> str:
+    """Numbered passages, each fenced: everything a document supplied (its title, heading path
+    and text) stands inside the fence; only our own number stands outside."""
     blocks = []
     for passage in passages:
         label = " / ".join(part for part in (passage.title, passage.heading) if part)
-        body = passage.text.replace("<<<", "< < <").replace(">>>", "> > >")
-        blocks.append(f"[{passage.n}] {label}\n<<<\n{body}\n>>>")
+        body = neutralise(f"{label}\n{passage.text}" if label else passage.text)
+        blocks.append(f"[{passage.n}]\n<<<\n{body}\n>>>")
     return "\n\n".join(blocks)
 
 
