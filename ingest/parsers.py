@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 
 from charset_normalizer import from_bytes
+from selectolax.lexbor import LexborHTMLParser
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -126,8 +127,8 @@ def sniff(data: bytes, filename: str) -> str:
             f"The file is named {suffix} but its content is {_DESCRIPTION[media_type]}. "
             "Rename it to match its content and upload it again."
         )
-    if media_type == TEXT and suffix in {".md", ".markdown"}:
-        return MARKDOWN
+    if media_type in {TEXT, HTML} and suffix in {".md", ".markdown"}:
+        return MARKDOWN  # whatever raw HTML it embeds, a Markdown file stays Markdown
     if media_type == TEXT and suffix in {".html", ".htm"}:
         return HTML
     return media_type
@@ -366,9 +367,8 @@ _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 
 def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
-    from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-    tree = HTMLParser(decode_text(data))
+    tree = LexborHTMLParser(decode_text(data))
     title_node = tree.css_first("title")
     title = " ".join(title_node.text().split()) if title_node else ""
     blocks: list[Block] = []
@@ -465,6 +465,9 @@ def _parse_markdown(data: bytes, stem: str, limits: Limits) -> Parsed:
             blocks.append(Block(_inline_text(token), outline.path))
         elif token.type in {"fence", "code_block"}:
             blocks.append(Block(token.content.strip(), outline.path))
+        elif token.type == "html_block":  # its words count; its markup does not
+            text = LexborHTMLParser(token.content).text(separator=" ")
+            blocks.append(Block(" ".join(text.split()), outline.path))
     return Parsed(MARKDOWN, title or stem, blocks)
 
 

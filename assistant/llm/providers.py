@@ -153,6 +153,12 @@ def _async_client(
     return openai.AsyncOpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=0)
 
 
+def as_text(sentence: str) -> str:
+    """A quoted sentence escaped so Markdown shows it as written: a document's link, image or
+    tag (or a forged [n] marker) stays text."""
+    return re.sub(r"([\\\[\]<>!`])", r"\\\1", sentence)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
 
 
@@ -189,7 +195,7 @@ class ExtractiveProvider:
         quotes = self.pick(request.question, request.passages)
         first_token_s = None
         for n, sentence in quotes:
-            for piece in re.findall(r"\S+\s*", f"> {sentence} [{n}]\n>\n"):
+            for piece in re.findall(r"\S+\s*", f"> {as_text(sentence)} [{n}]\n>\n"):
                 if first_token_s is None:
                     first_token_s = time.monotonic() - started
                 yield TextDelta(piece)

@@ -150,3 +150,16 @@ def test_html_headings_nest_by_level_and_box_titles_are_not_sections():
     assert paths["More basics."] == "25.1. Routine Vacuuming › 25.1.1. Basics"
     assert paths["Space text."] == "25.1. Routine Vacuuming › 25.1.2. Recovering Disk Space"
     assert paths["Detail text."].endswith("25.1.2. Recovering Disk Space › 25.1.2.1. Details")
+
+
+def test_markdown_with_a_raw_html_block_stays_markdown():
+    source = b'# Install guide\n\n<div class="note">Back up <b>first</b>.</div>\n\nThen run it.\n'
+
+    parsed = parse(source, "install.md")
+
+    assert parsed.media_type == MARKDOWN
+    assert parsed.title == "Install guide"
+    assert [(b.text, b.headings) for b in parsed.blocks] == [
+        ("Back up first .", ("Install guide",)),
+        ("Then run it.", ("Install guide",)),
+    ]

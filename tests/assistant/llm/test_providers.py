@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 import pytest
 
+from assistant.chat.rendering import Source, render
 from assistant.llm.errors import ProviderBusy, ProviderRejected, ProviderUnavailable, StreamBroken
 from assistant.llm.prompts import AnswerRequest, Passage
 from assistant.llm.providers import (
@@ -189,3 +191,19 @@ def test_usage_field_names_are_normalised_across_providers():
         {"prompt_tokens": 3, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 2}}
     )
     assert (usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens) == (3, 4, 2)
+
+
+def test_offline_quotes_show_a_documents_links_and_markers_as_text():
+    passage = Passage(
+        n=1,
+        text="Quotas: see [the guide](http://evil/x) ![logo](http://evil/i) <b>so</b> [2]",
+    )
+    deltas, _ = collect(
+        ExtractiveProvider().stream(AnswerRequest("Where do I see quotas?", [passage], 64))
+    )
+
+    html = render("".join(deltas), {1: Source(1, "/documents/1/", "quote")})
+
+    assert 'href="http://evil' not in html and 'src="http://evil' not in html and "<b>" not in html
+    assert "[the guide](http://evil/x)" in re.sub(r"<[^>]*>", "", html)
+    assert html.count('class="cite"') == 1, "the document's [2] is not a citation"
