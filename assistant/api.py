@@ -5,12 +5,14 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 
 from __future__ import annotations
 
+from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI, Router, Schema
+from django.utils.decorators import sync_and_async_middleware
+from ninja import NinjaAPI, Router, Schema, security
 from ninja.errors import AuthenticationError, HttpError, ValidationError
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
 
 from assistant.accounts import tokens
 from assistant.accounts.quotas import QuotaExceeded
@@ -26,14 +28,28 @@ class TokenAuth(HttpBearer):
     """A personal API token (create one on your account page, or `manage.py create_api_token`)."""
 
     def authenticate(self, request, token: str):
-        return tokens.user_for(token)
+        # A token that is sent but wrong is a 401, whatever the method: falling through to the
+        # session would answer a POST with "CSRF check Failed".
+        if user := tokens.user_for(token):
+            return user
+        raise AuthenticationError
+
+
+class SessionAuth(security.SessionAuth):
+    """The browser session; its CSRF check applies only to a logged-in session, so a request
+    with neither token nor session is told to log in (401), not that its CSRF token is bad."""
+
+    def __call__(self, request):
+        if not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
 
 
 api = NinjaAPI(
     title="Knowledge assistant API",
     version="1",
     urls_namespace="api",
-    auth=[TokenAuth(), django_auth],
+    auth=[TokenAuth(), SessionAuth()],
     description="Search your documents and get cited answers. Authenticate with a personal API "
     "token as `Authorization: Bearer <token>`, or with the browser session.",
 )
@@ -48,6 +64,40 @@ _CODES = {
     422: "invalid_request",
     429: "rate_limited",
 }
+
+
+@sync_and_async_middleware
+def json_errors(get_response):
+    """Every error under /api/ in the one JSON shape, also those Django answers before the API
+    sees the request: an unknown path (404), a method the path does not take (405)."""
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            return _shaped(request, await get_response(request))
+
+    else:
+
+        def middleware(request):
+            return _shaped(request, get_response(request))
+
+    return middleware
+
+
+def _shaped(request, response):
+    if (
+        not request.path.startswith("/api/")
+        or response.status_code < 400
+        or response.get("Content-Type", "").startswith("application/json")
+    ):
+        return response
+    status = response.status_code
+    message = {404: "Not found.", 405: "This path does not take that method."}.get(
+        status, response.reason_phrase
+    )
+    shaped = error_response(request, status, _CODES.get(status, "error"), message)
+    if allow := response.get("Allow"):
+        shaped["Allow"] = allow
+    return shaped
 
 
 def error_response(request, status: int, code: str, message: str, headers: dict | None = None):
