@@ -39,3 +39,23 @@ def blocked_for(key: str, limit: int, window_s: int) -> int:
 
 def clear(key: str) -> None:
     Throttle.objects.filter(key=key).delete()
+
+
+def account_key(username: str, address: str) -> str:
+    return f"login:account:{username.strip().lower()}:{address}"
+
+
+class UnlockOnPasswordChange:
+    """Not a rule on passwords: a hook Django calls whenever a password is saved (admin, reset,
+    `changepassword`). A new password lifts the account's login lock, from every address."""
+
+    def validate(self, password, user=None) -> None:
+        pass
+
+    def password_changed(self, password, user=None) -> None:
+        if user is not None and user.get_username():
+            prefix = account_key(user.get_username(), "")
+            Throttle.objects.filter(key__startswith=prefix).delete()
+
+    def get_help_text(self) -> str:
+        return ""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,21 +17,28 @@ from assistant.accounts import quotas, throttle, tokens
 
 
 def _keys(request: HttpRequest) -> list[tuple[str, int]]:
+    """What a wrong password counts against: this account from this address (so nobody can lock
+    someone else out from elsewhere) and this address whatever the account."""
     username = request.POST.get("username", "").strip().lower()[:150]
     address = request.META.get("REMOTE_ADDR", "unknown")
     return [
-        (f"login:account:{username}", settings.LOGIN_ATTEMPTS_PER_ACCOUNT),
+        (throttle.account_key(username, address), settings.LOGIN_ATTEMPTS_PER_ACCOUNT),
         (f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS),
     ]
 
 
-class LoginView(auth_views.LoginView):
-    """Django's login, refusing further tries for a while after too many wrong passwords."""
+def _refusal(request: HttpRequest) -> int:
+    """Seconds until this request's account and address may try a password again (0: now)."""
+    window = settings.LOGIN_WINDOW_S
+    return max(throttle.blocked_for(key, limit, window) for key, limit in _keys(request))
+
+
+class ThrottledLogin:
+    """A login view refusing further tries for a while after too many wrong passwords. The site's
+    login, the admin's and the password reset form share the counters."""
 
     def post(self, request, *args, **kwargs):
-        window = settings.LOGIN_WINDOW_S
-        wait = max(throttle.blocked_for(key, limit, window) for key, limit in _keys(request))
-        if wait:
+        if wait := _refusal(request):
             form = self.get_form()
             minutes = -(-wait // 60)
             form.errors.clear()
@@ -51,6 +60,45 @@ class LoginView(auth_views.LoginView):
     def form_valid(self, form):
         throttle.clear(_keys(self.request)[0][0])
         return super().form_valid(form)
+
+
+class LoginView(ThrottledLogin, auth_views.LoginView):
+    pass
+
+
+class AdminLoginView(ThrottledLogin, auth_views.LoginView):
+    """The admin's own login page and form, behind the same throttle."""
+
+    template_name = "admin/login.html"
+    authentication_form = AdminAuthenticationForm
+    next_page = "admin:index"
+
+    def get_context_data(self, **kwargs):
+        return {
+            **admin.site.each_context(self.request),
+            "title": "Log in",
+            "site_header": admin.site.site_header,
+            **super().get_context_data(**kwargs),
+        }
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Asking for a reset link counts against the address like a wrong password: the form
+    cannot be used to probe or flood at will."""
+
+    def post(self, request, *args, **kwargs):
+        address = request.META.get("REMOTE_ADDR", "unknown")
+        key, limit = f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS
+        if wait := throttle.blocked_for(key, limit, settings.LOGIN_WINDOW_S):
+            response = HttpResponse(
+                "Too many attempts from your address; try again later.",
+                status=429,
+                content_type="text/plain",
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        throttle.hit(key, settings.LOGIN_WINDOW_S)
+        return super().post(request, *args, **kwargs)
 
 
 class TokenForm(forms.Form):

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from assistant.accounts import roles
-from assistant.accounts.models import ApiToken
+from assistant.accounts.models import ApiToken, Throttle
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.llm.models import LlmCall
 
@@ -177,3 +177,67 @@ def test_a_bad_token_name_is_refused_with_a_message_and_no_token(client, ann, na
     assert response.status_code == 400
     assert says in response.content.decode()
     assert not ann.api_tokens.exists()
+
+
+@pytest.fixture
+def staff(django_user_model):
+    sam = django_user_model.objects.create_user("sam", password="pw-sam-123456")
+    sam.groups.add(Group.objects.get(name=roles.STAFF))  # which makes sam staff
+    return sam
+
+
+def test_the_admin_login_shares_the_throttle_with_the_site_login(client, staff, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 5
+    for door in ["/accounts/login/", "/admin/login/"] * 2 + ["/admin/login/"]:
+        client.post(door, {"username": "sam", "password": "wrong"})
+
+    locked = client.post("/admin/login/", {"username": "sam", "password": "pw-sam-123456"})
+
+    assert locked.status_code == 429
+    assert "Too many failed attempts" in locked.content.decode()
+    assert Throttle.objects.filter(key__startswith="login:account:sam:").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_admin_login_logs_a_staff_member_in(client, staff):
+    response = client.post("/admin/login/", {"username": "sam", "password": "pw-sam-123456"})
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_a_lock_holds_for_one_address_only(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 3
+    for _ in range(3):
+        client.post(
+            "/accounts/login/", {"username": "ann", "password": "no"}, REMOTE_ADDR="1.1.1.1"
+        )
+
+    elsewhere = client.post(
+        "/accounts/login/", {"username": "ann", "password": "pw-ann-123456"}, REMOTE_ADDR="2.2.2.2"
+    )
+
+    assert elsewhere.status_code == 302, "someone else's wrong passwords do not lock ann out"
+
+
+def test_a_new_password_lifts_the_lock(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 3
+    for _ in range(3):
+        client.post("/accounts/login/", {"username": "ann", "password": "no"})
+    assert client.post("/accounts/login/", {"username": "ann", "password": "x"}).status_code == 429
+
+    ann.set_password("a-new-pw-654321")  # as the admin's "change password" form does
+    ann.save()
+
+    again = client.post("/accounts/login/", {"username": "ann", "password": "a-new-pw-654321"})
+    assert again.status_code == 302
+
+
+def test_the_password_reset_form_is_throttled_per_address(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ADDRESS = 3
+    answers = [
+        client.post("/accounts/password_reset/", {"email": "ann@example.com"}).status_code
+        for _ in range(4)
+    ]
+
+    assert answers == [302, 302, 302, 429]
