@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 
 
@@ -68,6 +69,29 @@ def docx_bomb(expanded_mb: int = 300) -> bytes:
             for _ in range(expanded_mb):
                 padding.write(block)
     return out.getvalue()
+
+
+def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
+    """A DOCX whose headers say word/document.xml holds `claimed` bytes while it inflates to
+    many MB (white space after the document's root element)."""
+    base = docx([(1, "Bomb", ["tiny"])])
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            body = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                body += b" " * (expanded_mb * 2**20)
+            target.writestr(item.filename, body)
+    data = bytearray(out.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        offset = archive.getinfo("word/document.xml").header_offset
+    struct.pack_into("<I", data, offset + 22, claimed)  # the local header's size
+    central = data.rfind(b"word/document.xml")  # the central directory's entry comes last
+    struct.pack_into("<I", data, central - 46 + 24, claimed)
+    return bytes(data)
 
 
 def png() -> bytes:

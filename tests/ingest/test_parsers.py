@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from ingest.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, IngestError, Limits, parse
@@ -163,3 +165,20 @@ def test_markdown_with_a_raw_html_block_stays_markdown():
         ("Back up first .", ("Install guide",)),
         ("Then run it.", ("Install guide",)),
     ]
+
+
+def test_a_docx_whose_headers_lie_is_measured_by_what_it_inflates_to():
+    bomb = files.docx_lying_bomb(expanded_mb=64)
+    tracemalloc.start()
+
+    with pytest.raises(IngestError, match=r"damaged|bomb"):
+        parse(bomb, "report.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
+
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MB held while checking"
+
+
+def test_a_docx_over_the_limit_is_refused_by_its_real_size():
+    with pytest.raises(IngestError, match="more than 10 MB: it may be a decompression bomb"):
+        parse(files.docx_bomb(20), "big.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
