@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from contextlib import contextmanager
 
 
 def pdf(pages: list[str], *, title: str = "Handbook", password: str | None = None) -> bytes:
@@ -54,37 +55,42 @@ def docx(sections: list[tuple[int, str, list[str]]], *, title: str = "") -> byte
     return out.getvalue()
 
 
-def docx_bomb(expanded_mb: int = 300) -> bytes:
-    """A valid-looking DOCX whose XML expands to hundreds of MB from a few hundred KB."""
+@contextmanager
+def _repacked(out: io.BytesIO, *, grow: str = "", grow_mb: int = 0):
+    """A one-heading DOCX copied member by member into `out` (the member named `grow` padded
+    with `grow_mb` MB of white space); the archive stays open for more members."""
     base = docx([(1, "Bomb", ["tiny"])])
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(base)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for item in source.infolist():
-            target.writestr(item, source.read(item.filename))
-        with target.open("word/padding.xml", "w", force_zip64=True) as padding:
-            block = b"\0" * 2**20
-            for _ in range(expanded_mb):
-                padding.write(block)
-    return out.getvalue()
-
-
-def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
-    """A DOCX whose headers say word/document.xml holds `claimed` bytes while it inflates to
-    many MB (white space after the document's root element)."""
-    base = docx([(1, "Bomb", ["tiny"])])
-    out = io.BytesIO()
     with (
         zipfile.ZipFile(io.BytesIO(base)) as source,
         zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
     ):
         for item in source.infolist():
             body = source.read(item.filename)
-            if item.filename == "word/document.xml":
-                body += b" " * (expanded_mb * 2**20)
-            target.writestr(item.filename, body)
+            target.writestr(
+                item.filename, body + b" " * (grow_mb * 2**20 * (item.filename == grow))
+            )
+        yield target
+
+
+def docx_bomb(expanded_mb: int = 300) -> bytes:
+    """A valid-looking DOCX whose XML expands to hundreds of MB from a few hundred KB."""
+    out = io.BytesIO()
+    with (
+        _repacked(out) as target,
+        target.open("word/padding.xml", "w", force_zip64=True) as padding,
+    ):
+        block = b"\0" * 2**20
+        for _ in range(expanded_mb):
+            padding.write(block)
+    return out.getvalue()
+
+
+def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
+    """A DOCX whose headers say word/document.xml holds `claimed` bytes while it inflates to
+    many MB (white space after the document's root element)."""
+    out = io.BytesIO()
+    with _repacked(out, grow="word/document.xml", grow_mb=expanded_mb):
+        pass
     data = bytearray(out.getvalue())
     with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
         offset = archive.getinfo("word/document.xml").header_offset
