@@ -23,8 +23,13 @@ def _keys(request: HttpRequest) -> list[tuple[str, int]]:
     address = request.META.get("REMOTE_ADDR", "unknown")
     return [
         (throttle.account_key(username, address), settings.LOGIN_ATTEMPTS_PER_ACCOUNT),
-        (f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS),
+        _address_key(request),
     ]
+
+
+def _address_key(request: HttpRequest) -> tuple[str, int]:
+    address = request.META.get("REMOTE_ADDR", "unknown")
+    return f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS
 
 
 def _refusal(request: HttpRequest) -> int:
@@ -77,7 +82,6 @@ class AdminLoginView(ThrottledLogin, auth_views.LoginView):
         return {
             **admin.site.each_context(self.request),
             "title": "Log in",
-            "site_header": admin.site.site_header,
             **super().get_context_data(**kwargs),
         }
 
@@ -87,8 +91,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     cannot be used to probe or flood at will."""
 
     def post(self, request, *args, **kwargs):
-        address = request.META.get("REMOTE_ADDR", "unknown")
-        key, limit = f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS
+        key, limit = _address_key(request)
         if wait := throttle.blocked_for(key, limit, settings.LOGIN_WINDOW_S):
             response = HttpResponse(
                 "Too many attempts from your address; try again later.",
