@@ -6,9 +6,11 @@ needs no download, and it handles Chinese and English alike. Qwen's tokenizer is
 offline; our chunks (~300 tokens) sit far below text-embedding-v4's 8,192-token limit, so the
 difference between the two tokenizers cannot push a chunk over it.
 
-Chunks break at heading changes and otherwise at paragraph boundaries, carry the last ~50
-tokens of the previous chunk as overlap, and never exceed the embedder's input limit: long
-paragraphs split at sentences, long sentences at words (or characters for CJK text).
+Chunks break at heading changes and page breaks (a passage cites one page of a PDF; the PDF
+parser finishes a sentence cut by a page break on its first page), otherwise at paragraph
+boundaries, carry the last ~50 tokens of the previous chunk as overlap, and never exceed the
+embedder's input limit: long paragraphs split at sentences, long sentences at words (or
+characters for CJK text).
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ def chunk_blocks(
     drafts: list[Draft] = []
     units: list[_Unit] = []
     headings: tuple[str, ...] | None = None
+    page: int | None = None
 
     def emit(carry_overlap: bool) -> None:
         nonlocal units
@@ -125,10 +128,10 @@ def chunk_blocks(
         units = carried
 
     for block in blocks:
-        if block.headings != headings:
+        if block.headings != headings or block.page != page:
             emit(carry_overlap=False)
             units = []
-            headings = block.headings
+            headings, page = block.headings, block.page
         block_tokens = count_tokens(block.text)
         glue = "\n\n"
         for piece in _split_long(block.text, block_tokens, target):

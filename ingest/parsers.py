@@ -16,6 +16,8 @@ from pathlib import PurePath
 from charset_normalizer import from_bytes
 from selectolax.lexbor import LexborHTMLParser
 
+from ingest.pdf_text import Heading, page_paragraphs
+
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 HTML = "text/html"
@@ -182,6 +184,9 @@ def decode_text(data: bytes, *, strict: bool = True) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
     media_type = sniff(data, filename)
     stem = PurePath(filename).stem
@@ -192,6 +197,11 @@ def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
         MARKDOWN: _parse_markdown,
         TEXT: _parse_text,
     }[media_type](data, stem, limits)
+    # PostgreSQL text cannot hold NUL, and other control characters are never meant as text.
+    for block in parsed.blocks:
+        block.text = _CONTROL.sub("", block.text)
+        block.headings = tuple(_CONTROL.sub("", heading) for heading in block.headings)
+    parsed.title = _CONTROL.sub("", parsed.title)
     parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
     if not parsed.blocks:
         if media_type == PDF:
@@ -208,69 +218,53 @@ def _paragraphs(text: str) -> list[str]:
 
 
 def _parse_pdf(data: bytes, stem: str, limits: Limits) -> Parsed:
-    from pypdf import PdfReader
-    from pypdf.errors import LimitReachedError, PdfReadError
+    import pypdfium2 as pdfium
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("The PDF is encrypted. Remove its password and upload it again.")
-        pages = reader.pages
-        count = len(pages)
-    except IngestError:
-        raise
-    except LimitReachedError as error:
-        raise IngestError(f"The PDF holds more than it may expand to ({error}).") from None
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise IngestError(f"The PDF is damaged and cannot be read ({error}).") from None
-    if count > limits.max_pages:
-        raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
-    outline = _pdf_outline(reader)
-    blocks = []
-    for number, page in enumerate(pages, start=1):
-        try:
-            text = page.extract_text() or ""
-        except LimitReachedError as error:  # pypdf's own caps on inflated streams
+        document = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as error:
+        if "password" in str(error).lower():
             raise IngestError(
-                f"Page {number} of the PDF expands past pypdf's limits ({error}): it may be a "
-                "decompression bomb."
+                "The PDF is encrypted. Remove its password and upload it again."
             ) from None
-        except Exception as error:  # pypdf raises many types on broken content streams
-            raise IngestError(f"Page {number} of the PDF is damaged ({error}).") from None
-        headings = outline.get(number) or _last_heading(outline, number)
-        for paragraph in _paragraphs(text) or ([text] if text.strip() else []):
-            blocks.append(Block(re.sub(r"[ \t]*\n[ \t]*", " ", paragraph), headings, number))
-    metadata_title = (reader.metadata.title if reader.metadata else None) or ""
-    return Parsed(PDF, metadata_title.strip() or stem, blocks, count)
-
-
-def _pdf_outline(reader) -> dict[int, tuple[str, ...]]:
-    """Bookmarks as {first page: heading path}; empty for PDFs without them."""
-    found: dict[int, tuple[str, ...]] = {}
-
-    def walk(items, path: tuple[str, ...]) -> None:
-        previous: tuple[str, ...] = path
-        for item in items:
-            if isinstance(item, list):
-                walk(item, previous)
-                continue
-            try:
-                page = reader.get_destination_page_number(item) + 1
-            except Exception:
-                continue
-            previous = (*path, str(item.title).strip())
-            found.setdefault(page, previous)
-
+        raise IngestError(f"The PDF is damaged and cannot be read ({error}).") from None
     try:
-        walk(reader.outline, ())
-    except Exception:
-        return {}
+        count = len(document)
+        if count > limits.max_pages:
+            raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
+        headings = _pdf_outline(document)
+        texts = []
+        for index in range(count):
+            try:
+                page = document[index]
+                textpage = page.get_textpage()
+                texts.append(textpage.get_text_bounded())
+            except pdfium.PdfiumError as error:
+                raise IngestError(f"Page {index + 1} of the PDF is damaged ({error}).") from None
+            textpage.close()
+            page.close()
+        title = (document.get_metadata_dict().get("Title") or "").strip()
+    finally:
+        document.close()
+    blocks = [Block(p.text, p.headings, p.page) for p in page_paragraphs(texts, headings)]
+    return Parsed(PDF, title or stem, blocks, count)
+
+
+def _pdf_outline(document) -> list[Heading]:
+    """Bookmarks as headings with their paths, in outline order; empty for PDFs without them."""
+    found: list[Heading] = []
+    path: list[str] = []
+    try:
+        for item in document.get_toc(max_depth=16):
+            del path[item.level :]
+            path.append(item.get_title().strip())
+            destination = item.get_dest()
+            index = destination.get_index() if destination is not None else None
+            if index is not None and path[-1]:
+                found.append(Heading(index + 1, tuple(path)))
+    except Exception:  # a broken outline loses the headings, never the text
+        return []
     return found
-
-
-def _last_heading(outline: dict[int, tuple[str, ...]], page: int) -> tuple[str, ...]:
-    earlier = [p for p in outline if p <= page]
-    return outline[max(earlier)] if earlier else ()
 
 
 # --- DOCX ----------------------------------------------------------------------------------------

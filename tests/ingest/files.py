@@ -14,19 +14,26 @@ def pdf(pages: list[str], *, title: str = "Handbook", password: str | None = Non
     document = FPDF()
     document.set_title(title)
     document.set_font("helvetica", size=12)
+    if password is not None:
+        document.set_encryption(owner_password=password, user_password=password)
     for text in pages:
         document.add_page()
         document.multi_cell(0, 8, text)
-    data = bytes(document.output())
-    if password is None:
-        return data
-    from pypdf import PdfReader, PdfWriter
+    return bytes(document.output())
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=password, owner_password=password)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
+
+def pdf_with_outline(sections: list[tuple[str, str]]) -> bytes:
+    """A page per section, its title a bookmark in the PDF's outline."""
+    from fpdf import FPDF
+
+    document = FPDF()
+    document.set_font("helvetica", size=12)
+    for title, text in sections:
+        document.add_page()
+        document.start_section(title)
+        document.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
+        document.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
+    return bytes(document.output())
 
 
 def pdf_without_text(pages: int = 2) -> bytes:
