@@ -9,7 +9,8 @@ see. This runs that baseline on our own dev questions, so the product's figures 
 `manage.py evaluate` can be read against it: how much harder our questions are than theirs, and
 how much the product adds. Text comes from the product's own parser (the same words the product
 indexes); tokens are lowercased words, no stemming, no stop words (IDF weighs them down); BM25 with
-k1 = 1.2, b = 0.75; documents ranked by their best chunk; scored by `evaluate`'s own `summarise`.
+k1 = 1.2, b = 0.75; chunks ranked by score, read until ten distinct documents are seen; scored by
+`evaluate`'s own `summarise` (so page gold, `manual.pdf#p57`, is scored by the chunks' pages).
 Needs no database. English questions only (plain BM25 cannot split Chinese into words).
 """
 
@@ -24,6 +25,8 @@ from pathlib import Path
 
 from common import ROOT, stamp
 
+from ingest.search.evaluation import Place, summarise
+
 K1, B = 1.2, 0.75
 
 
@@ -31,16 +34,21 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9_]+", text.lower())
 
 
-def chunks(corpus: Path, words: int) -> list[tuple[str, Counter, int]]:
+def chunks(corpus: Path, words: int) -> list[tuple[Place, Counter, int]]:
     from ingest.parsers import parse
 
     out = []
     for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
         parsed = parse(path.read_bytes(), path.name)
-        text = " ".join(block.text for block in parsed.blocks).split()
+        text = [(word, block.page) for block in parsed.blocks for word in block.text.split()]
         for start in range(0, max(1, len(text)), words):
-            terms = tokens(" ".join(text[start : start + words]))
-            out.append((str(path.relative_to(corpus)), Counter(terms), len(terms)))
+            piece = text[start : start + words]
+            pages = [page for _, page in piece if page is not None]
+            place = Place(
+                str(path.relative_to(corpus)), min(pages, default=None), max(pages, default=None)
+            )
+            terms = tokens(" ".join(word for word, _ in piece))
+            out.append((place, Counter(terms), len(terms)))
     return out
 
 
@@ -50,7 +58,6 @@ def main() -> None:
     parser.add_argument("--questions", default=str(ROOT / "bench" / "questions" / "pg15.jsonl"))
     parser.add_argument("--words", type=int, default=300)
     args = parser.parse_args()
-    from ingest.search.evaluation import summarise
 
     index = chunks(Path(args.corpus), args.words)
     n = len(index)
@@ -61,7 +68,7 @@ def main() -> None:
         for term in counts:
             postings[term].append(i)
 
-    def ranked(question: str) -> list[str]:
+    def ranked(question: str) -> list[Place]:
         scores: dict[int, float] = defaultdict(float)
         for term in set(tokens(question)):
             idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
@@ -69,17 +76,16 @@ def main() -> None:
                 _, counts, length = index[i]
                 tf = counts[term]
                 scores[i] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-        documents: list[str] = []
+        places: list[Place] = []
         for i in sorted(scores, key=lambda i: -scores[i]):
-            if index[i][0] not in documents:
-                documents.append(index[i][0])
-            if len(documents) == 10:
+            places.append(index[i][0])
+            if len(places) >= 10 and len({place.path for place in places}) >= 10:
                 break
-        return documents
+        return places
 
     items = [json.loads(line) for line in Path(args.questions).read_text().splitlines() if line]
     rows = [
-        {**item, "ranked": ranked(item["q"]), "ms": 0.0, "low_confidence": False}
+        {**item, "places": ranked(item["q"]), "ms": 0.0, "not_covered": False}
         for item in items
         if item.get("lang", "en") == "en"
     ]

@@ -12,8 +12,8 @@ EF_SEARCH_MAX = 800
 # Nearest chunks on the HNSW index; relaxed_order returns near-sorted rows, so the outer query
 # restores the order.
 DENSE_SQL = """
-SELECT id, distance, document_id FROM (
-    SELECT c.id, c.embedding <=> %s::vector AS distance, c.document_id
+SELECT id, distance, document_id, page_start FROM (
+    SELECT c.id, c.embedding <=> %s::vector AS distance, c.document_id, c.page_start
     FROM ingest_chunk c
     WHERE c.collection_id IN ({allowed}) AND c.embedding IS NOT NULL
     ORDER BY c.embedding <=> %s::vector
@@ -28,8 +28,8 @@ def ef_search(chunks: int) -> int:
 
 
 def nearest(cursor, vector: str, *, allowed: tuple[str, tuple], limit: int) -> list[tuple]:
-    """(chunk id, distance, document id) of the `limit` nearest chunks, nearest first. Must run
-    inside a transaction: the HNSW settings are SET LOCAL."""
+    """(chunk id, distance, document id, first page) of the `limit` nearest chunks, nearest
+    first. Must run inside a transaction: the HNSW settings are SET LOCAL."""
     allowed_sql, allowed_params = allowed
     cursor.execute("SELECT chunks FROM ingest_lexicaltotals LIMIT 1")
     chunks = (cursor.fetchone() or (0,))[0]

@@ -1,14 +1,48 @@
-"""Scoring a ranking against gold documents: recall@k, MRR@10, nDCG@10, latency, the
-low-confidence signal's rates."""
+"""Scoring a ranking against gold: recall@k, MRR@10, nDCG@10, latency, and how often the
+"not covered" decision fires on answerable and unanswerable questions.
+
+Gold is a document path (`sql-vacuum.html`), ranked among the distinct documents retrieved, or a
+page of one (`glpk.pdf#p57`, physical pages counted from 1 as PDF readers do), ranked among the
+passages retrieved: a passage is a hit when it covers that page of that file.
+"""
 
 from __future__ import annotations
 
 import math
 import statistics
 from collections import defaultdict
+from dataclasses import dataclass
+
+PAGE_MARK = "#p"
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a retrieved passage comes from: its document's path and the pages it covers."""
+
+    path: str
+    page_start: int | None = None
+    page_end: int | None = None
+
+    def covers(self, path: str, page: int) -> bool:
+        if path != self.path or self.page_start is None:
+            return False
+        return self.page_start <= page <= (self.page_end or self.page_start)
+
+
+def gold_rank(gold: str, places: list[Place]) -> int | None:
+    """The 1-based rank at which `gold` is first found, or None."""
+    path, mark, page = gold.partition(PAGE_MARK)
+    if mark and page.isdigit():
+        return next(
+            (i for i, place in enumerate(places, start=1) if place.covers(path, int(page))), None
+        )
+    documents = list(dict.fromkeys(place.path for place in places))
+    return documents.index(gold) + 1 if gold in documents else None
 
 
 def summarise(rows: list[dict], k: int) -> dict:
+    """Rows carry the question's fields plus `places` (list[Place]), `ms` and `not_covered`."""
     groups: dict[str, list[dict]] = defaultdict(list)
     answerable = [r for r in rows if not r.get("unanswerable") and r.get("gold")]
     for row in answerable:
@@ -17,33 +51,40 @@ def summarise(rows: list[dict], k: int) -> dict:
         if row.get("cross_lingual"):
             groups["cross-lingual"].append(row)
     latencies = sorted(r["ms"] for r in rows)
-    unanswerable = [r for r in rows if r.get("unanswerable")]
     return {
         "k": k,
         "groups": {name: score(members, k) for name, members in groups.items()},
         "latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
-        "low_confidence": {
-            "unanswerable": len(unanswerable),
-            "unanswerable_flagged": sum(r["low_confidence"] for r in unanswerable),
-            "answerable": len(answerable),
-            "answerable_flagged": sum(r["low_confidence"] for r in answerable),
-        },
+        "not_covered": gate_rates(rows),
     }
+
+
+def gate_rates(rows: list[dict]) -> dict:
+    """How often "not covered" fired, overall and per language, on each kind of question."""
+    rates: dict[str, dict] = {}
+    for name in ["overall", *sorted({f"lang={r.get('lang', 'en')}" for r in rows})]:
+        members = [r for r in rows if name == "overall" or name == f"lang={r.get('lang', 'en')}"]
+        answerable = [r for r in members if not r.get("unanswerable")]
+        unanswerable = [r for r in members if r.get("unanswerable")]
+        rates[name] = {
+            "answerable": len(answerable),
+            "answerable_flagged": sum(r["not_covered"] for r in answerable),
+            "unanswerable": len(unanswerable),
+            "unanswerable_flagged": sum(r["not_covered"] for r in unanswerable),
+        }
+    return rates
 
 
 def score(rows: list[dict], k: int) -> dict:
     recall, mrr, ndcg = [], [], []
     for row in rows:
-        gold = set(row["gold"])
-        ranked = row["ranked"]
-        recall.append(1.0 if gold & set(ranked[:k]) else 0.0)
-        first = next((i for i, path in enumerate(ranked[:10], start=1) if path in gold), None)
-        mrr.append(1.0 / first if first else 0.0)
-        dcg = sum(
-            1.0 / math.log2(i + 1) for i, path in enumerate(ranked[:10], start=1) if path in gold
-        )
-        ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(gold), 10) + 1))
-        ndcg.append(dcg / ideal if ideal else 0.0)
+        found = {gold_rank(gold, row["places"]) for gold in row["gold"]} - {None}
+        first = min(found, default=None)
+        recall.append(1.0 if first is not None and first <= k else 0.0)
+        mrr.append(1.0 / first if first is not None and first <= 10 else 0.0)
+        dcg = sum(1.0 / math.log2(rank + 1) for rank in found if rank <= 10)
+        ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(row["gold"]), 10) + 1))
+        ndcg.append(min(dcg / ideal, 1.0) if ideal else 0.0)
     return {"n": len(rows), "recall": mean(recall), "mrr": mean(mrr), "ndcg": mean(ndcg)}
 
 

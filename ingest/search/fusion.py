@@ -1,4 +1,9 @@
-"""Two rankings made one (reciprocal rank fusion), then ranked by document and diversified."""
+"""Two rankings made one (reciprocal rank fusion), then ranked by place and diversified.
+
+A place is what a reader would call one: a page of a paged document (a PDF), or a whole document
+otherwise (a page of a site). A 236-page manual is many places, so it is not starved by caps and
+fusion meant for short pages, and a site of a thousand short pages ranks as before.
+"""
 
 from __future__ import annotations
 
@@ -22,33 +27,36 @@ def reciprocal_rank(*rankings: dict[int, int]) -> dict[int, float]:
     return fused
 
 
+Place = tuple[int, int | None]  # (document id, first page), the page None when not paged
+
+
 @dataclass
 class Ranked:
     chunk_id: int
-    document_id: int
+    place: Place
     score: float
 
 
-def by_document(hits: list[Ranked]) -> list[Ranked]:
-    """Rank documents by their best chunk plus half of their next two, then chunks within.
+def by_place(hits: list[Ranked]) -> list[Ranked]:
+    """Rank places by their best chunk plus half of their next two, then chunks within.
 
     A page with several matching passages is more likely the answer than one lucky chunk.
     """
-    scores: dict[int, list[float]] = {}
+    scores: dict[Place, list[float]] = {}
     for hit in sorted(hits, key=lambda h: -h.score):
-        scores.setdefault(hit.document_id, []).append(hit.score)
-    total = {doc: s[0] + 0.5 * sum(s[1:3]) for doc, s in scores.items()}
-    return sorted(hits, key=lambda h: (-total[h.document_id], -h.score))
+        scores.setdefault(hit.place, []).append(hit.score)
+    total = {place: s[0] + 0.5 * sum(s[1:3]) for place, s in scores.items()}
+    return sorted(hits, key=lambda h: (-total[h.place], -h.score))
 
 
-def diversify(hits: list[Ranked], *, k: int, per_document: int) -> list[Ranked]:
-    """Keep the best `per_document` chunks of each document so one cannot fill every slot."""
-    seen: dict[int, int] = {}
+def diversify(hits: list[Ranked], *, k: int, per_place: int) -> list[Ranked]:
+    """Keep the best `per_place` chunks of each place so one cannot fill every slot."""
+    seen: dict[Place, int] = {}
     chosen = []
     for hit in hits:
-        if seen.get(hit.document_id, 0) >= per_document:
+        if seen.get(hit.place, 0) >= per_place:
             continue
-        seen[hit.document_id] = seen.get(hit.document_id, 0) + 1
+        seen[hit.place] = seen.get(hit.place, 0) + 1
         chosen.append(hit)
         if len(chosen) == k:
             break

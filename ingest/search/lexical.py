@@ -50,7 +50,7 @@ WITH q AS (
     END::tsquery AS query
     FROM budget
 ), candidates AS (
-    SELECT c.id, c.document_id, c.search_vector, length(c.search_vector) AS len
+    SELECT c.id, c.document_id, c.page_start, c.search_vector, length(c.search_vector) AS len
     FROM ingest_chunk c, tsq
     WHERE c.collection_id IN ({allowed}) AND c.search_vector @@ tsq.query
     LIMIT %s
@@ -59,7 +59,7 @@ SELECT candidates.id,
        sum(useful.idf * array_length(u.positions, 1) * (%s + 1)
            / (array_length(u.positions, 1) + %s * (1 - %s + %s * candidates.len / totals.avglen)))
            AS score,
-       candidates.document_id
+       candidates.document_id, candidates.page_start
 FROM candidates
 -- Only the query's lexemes are unnested: mark them A, keep the As (positions are kept).
 CROSS JOIN LATERAL unnest(ts_filter(setweight(
@@ -67,7 +67,7 @@ CROSS JOIN LATERAL unnest(ts_filter(setweight(
 ), '{{a}}')) u
 JOIN useful ON useful.lexeme = u.lexeme
 CROSS JOIN totals
-GROUP BY candidates.id, candidates.document_id
+GROUP BY candidates.id, candidates.document_id, candidates.page_start
 ORDER BY score DESC
 LIMIT %s
 """

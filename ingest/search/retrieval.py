@@ -1,6 +1,6 @@
 """Hybrid retrieval: dense (`dense`) + lexical (`lexical`), fused by reciprocal rank and
-diversified across documents (`fusion`); the chosen passages read in full, neighbours merged,
-under a token budget.
+diversified across places, pages of a PDF or whole pages of a site (`fusion`); the chosen
+passages read in full, neighbours merged, under a token budget.
 
 Access control is part of both SQL queries: the scan is restricted to the collections the user
 may read (a subquery built from `Collection.objects.readable_by`), never filtered afterwards.
@@ -19,14 +19,15 @@ from ingest import embedding_space
 from ingest.embedders import get_embedder
 from ingest.embedding_space import vector_literal
 from ingest.models import Collection, format_pages
+from ingest.rerankers import get_reranker
 from ingest.search.dense import nearest
-from ingest.search.fusion import Ranked, by_document, diversify, ranks, reciprocal_rank
+from ingest.search.fusion import Ranked, by_place, diversify, ranks, reciprocal_rank
 from ingest.search.lexical import bm25_query, coverage
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = 60
-PER_DOCUMENT = 2
+PER_PLACE = 2
 # Share of the question's IDF weight found in its top passages, below which the documents
 # probably do not cover it (calibrated on bench/questions: an unanswerable question names
 # things the corpus lacks or mentions only in passing).
@@ -67,10 +68,20 @@ class Retrieval:
     lexical_matches: int
     timings: dict[str, float]
     coverage: float = 0.0
+    rerank_tokens: int | None = None  # None: not reranked
+
+    @property
+    def nothing_matches(self) -> bool:
+        """True when no passage shares a searchable word with the question or comes near it in
+        meaning: the one case where no model is asked."""
+        if not self.hits:
+            return True
+        return self.lexical_matches == 0 and self.best_similarity < MIN_SIMILARITY
 
     @property
     def low_confidence(self) -> bool:
-        """True when the documents probably do not cover the question."""
+        """True when the documents probably do not cover the question: offline, the passages
+        are shown under a notice that they may not answer it."""
         if not self.hits:
             return True
         if self.best_similarity < MIN_SIMILARITY:
@@ -101,8 +112,11 @@ def search(
     collection_ids: list[int] | None = None,
     k: int = 8,
     candidates: int = CANDIDATES,
-    per_document: int = PER_DOCUMENT,
+    per_place: int = PER_PLACE,
+    rerank: bool = True,
 ) -> Retrieval:
+    """The best `k` passages for `query` that `user` may read, at most `per_place` from a place.
+    With a reranker configured (and `rerank`), the best fused candidates are reordered by it."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     allowed_sql, allowed_params = readable_collections_sql(user, collection_ids)
@@ -124,13 +138,17 @@ def search(
     dense_rank = ranks([chunk_id for chunk_id, *_ in dense])
     lexical_rank = ranks([chunk_id for chunk_id, *_ in lexical])
     fused = reciprocal_rank(dense_rank, lexical_rank)
-    document_of = {chunk_id: document_id for chunk_id, _, document_id in [*dense, *lexical]}
-    ranked = [Ranked(chunk_id, document_of[chunk_id], score) for chunk_id, score in fused.items()]
-    # Only the chosen few are read in full: ranking needs no passage text.
-    chosen = _load(
-        [r.chunk_id for r in diversify(by_document(ranked), k=k, per_document=per_document)]
+    place_of = {chunk_id: (document, page) for chunk_id, _, document, page in [*dense, *lexical]}
+    ranked = by_place(
+        [Ranked(chunk_id, place_of[chunk_id], score) for chunk_id, score in fused.items()]
     )
-    similarity = {chunk_id: 1.0 - distance for chunk_id, distance, _ in dense}
+    reranker = get_reranker() if rerank else None
+    rerank_tokens = None
+    if reranker is not None and ranked:
+        ranked, rerank_tokens = _reranked(reranker, query, ranked, timings)
+    # Only the chosen few are read in full: ranking needs no passage text.
+    chosen = _load([r.chunk_id for r in diversify(ranked, k=k, per_place=per_place)])
+    similarity = {chunk_id: 1.0 - distance for chunk_id, distance, *_ in dense}
     for hit in chosen:
         hit.score = fused[hit.chunk_id]
         hit.dense_rank = dense_rank.get(hit.chunk_id)
@@ -146,7 +164,24 @@ def search(
         lexical_matches=len(lexical),
         timings=timings,
         coverage=covered,
+        rerank_tokens=rerank_tokens,
     )
+
+
+def _reranked(
+    reranker, query: str, ranked: list[Ranked], timings: dict[str, float]
+) -> tuple[list[Ranked], int | None]:
+    """The best fused candidates in the reranker's order, then the rest in fused order; the
+    fused order alone (and no tokens) when the reranker failed."""
+    pool = _load([r.chunk_id for r in ranked[: settings.RERANK_CANDIDATES]])
+    result = reranker.rerank(
+        query, ["\n".join(p for p in (h.title, h.heading_path, h.text) if p) for h in pool]
+    )
+    if result is None:
+        return ranked, None
+    timings["rerank_ms"] = result.ms
+    position = {pool[index].chunk_id: n for n, index in enumerate(result.order)}
+    return sorted(ranked, key=lambda r: position.get(r.chunk_id, len(position))), result.tokens
 
 
 def _load(chunk_ids: list[int]) -> list[Hit]:

@@ -122,7 +122,7 @@ def test_one_document_cannot_fill_every_slot(db):
     ingest_text(manual, "long.md", "# Vacuum\n\n" + long)
     ingest_text(manual, "short.md", VACUUM)
 
-    result = search("vacuum dead rows", user=None, collection_ids=[manual.pk], k=5, per_document=2)
+    result = search("vacuum dead rows", user=None, collection_ids=[manual.pk], k=5, per_place=2)
 
     assert paths(result).count("long.md") <= 2
     assert "short.md" in paths(result)
