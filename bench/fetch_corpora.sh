@@ -3,6 +3,8 @@
 #   pg15/      the PostgreSQL 15 manual, 1,169 HTML pages (postgresql-doc-15)
 #   mixed/     the Debian Reference in English and Simplified Chinese, 14 chapter pages each
 #              (debian-reference-en, debian-reference-zh-cn): en/*.en.html and zh/*.zh-cn.html
+#   pdf/       English PDF manuals: glpk.pdf, gmpl.pdf, graphs.pdf, cnfsat.pdf (glpk-doc) and
+#              gnuplot.pdf (gnuplot-doc)
 set -euo pipefail
 cd "$(dirname "$0")"
 mkdir -p corpora downloads
@@ -31,3 +33,14 @@ for lang in en zh-cn; do
     ../corpora/mixed/"${lang%%-*}"/
 done
 echo "mixed: $(ls ../corpora/mixed/en | wc -l) en + $(ls ../corpora/mixed/zh | wc -l) zh pages"
+
+# English PDF manuals, flat, for page-level gold (FILE.pdf#pN): four GLPK manuals and the gnuplot
+# manual. glpk-doc also ships Spanish and Brazilian Portuguese GMPL translations; they are left out.
+fetch glpk-doc
+fetch gnuplot-doc
+rm -rf ../corpora/pdf && mkdir -p ../corpora/pdf
+for name in glpk gmpl graphs cnfsat; do
+  cp unpacked-glpk-doc/usr/share/doc/glpk-doc/"$name".pdf ../corpora/pdf/
+done
+cp unpacked-gnuplot-doc/usr/share/doc/gnuplot/gnuplot.pdf ../corpora/pdf/
+echo "pdf: $(ls ../corpora/pdf | wc -l) PDF manuals"
