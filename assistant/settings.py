@@ -152,6 +152,16 @@ LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0)
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
 LLM_BACKOFF_BASE_S = env_float("LLM_BACKOFF_BASE_S", 0.5)
 
+# --- Retrieval with a key: Qwen's rerank model reorders the candidates, the fast model rewrites
+# the question into a search query ("follow-ups": only questions after the first; "off": never).
+RERANK_PROVIDER = env_choice(
+    "RERANK_PROVIDER", "qwen" if QWEN_API_KEY else "none", {"qwen", "none"}
+)
+QWEN_RERANK_MODEL = env_str("QWEN_RERANK_MODEL", "gte-rerank-v2")
+QWEN_RERANK_URL = env_str("QWEN_RERANK_URL")  # empty: text-rerank on QWEN_BASE_URL's host
+RERANK_CANDIDATES = env_int("RERANK_CANDIDATES", 30, minimum=2)
+QUERY_REWRITE = env_choice("QUERY_REWRITE", "always", {"always", "follow-ups", "off"})
+
 # --- Embeddings: one vector space per deployment -----------------------------------------------
 EMBEDDING_PROVIDER = env_choice("EMBEDDING_PROVIDER", "local", {"local", "qwen"})
 EMBEDDING_MODEL = env_str(
@@ -190,6 +200,7 @@ MODEL_PRICES = {
     "qwen-plus": (0.40, 1.20),
     "qwen-max": (1.60, 6.40),
     "text-embedding-v4": (0.07, 0.0),
+    "gte-rerank-v2": (0.11, 0.0),
     **env_prices("MODEL_PRICES"),
 }
 

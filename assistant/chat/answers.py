@@ -22,12 +22,13 @@ from django.conf import settings
 from django.urls import reverse
 
 from assistant.chat.conversations import settle_quota
+from assistant.chat.followups import is_follow_up
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Citation, Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
-from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages
+from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages, says_not_covered
 from assistant.llm.providers import (
     ChatProvider,
     ExtractiveProvider,
@@ -40,23 +41,29 @@ from assistant.llm.usage import (
     Usage,
     call_row,
     cost_usd,
-    embedding_row,
     estimate_usage,
+    search_rows,
 )
 from ingest.models import Document
 from ingest.search.retrieval import Hit, context, search
 
 log = logging.getLogger(__name__)
 
-NOT_COVERED = (
-    "The documents you can read don't seem to cover this, so I won't guess. "
-    "The closest passages I found are listed below."
+NOTHING_MATCHES = (
+    "Nothing in the documents you can read matches this question, so I won't guess. "
+    "Try other words, or ask an admin to add a document that covers it."
+)
+MAY_NOT_COVER = (
+    "These passages may not answer your question: the documents you can read don't seem to "
+    "cover it. They are the closest matches."
 )
 STOP_POLL_S = 0.3
 HISTORY_TURNS = 3
 REWRITE_RULES = (
-    "Rewrite the user's last question as one standalone question, using the conversation for "
-    "missing context. Reply with the question only, in its language."
+    "Rewrite the user's last message as one standalone search query for the organisation's "
+    "documents: keep its language, key terms, names, numbers and error messages, and add what "
+    "the conversation says it refers to. If it starts a new topic, leave the earlier topic out. "
+    "Reply with the query only."
 )
 
 
@@ -153,21 +160,31 @@ class _Run:
         message = self.message
         question, history = await self._question_and_history()
         provider = get_provider()
-        standalone = await self._standalone(question, history, provider)
+        standalone = await self._search_query(question, history, provider)
         message.standalone_question = standalone[:2000]
         collection_ids = [c.pk async for c in message.conversation.collections.all()] or None
         found = await sync_to_async(search)(
             standalone, user=self.user, collection_ids=collection_ids, k=8
         )
-        await embedding_row(
-            self.user, [standalone], found.timings["embed_ms"], message=message
-        ).asave()
+        await LlmCall.objects.abulk_create(
+            search_rows(
+                self.user,
+                standalone,
+                found.timings,
+                rerank_tokens=found.rerank_tokens,
+                message=message,
+            )
+        )
         self.hits = context(found.hits)
-        if found.low_confidence:
+        if found.nothing_matches:
             message.content_gap = True
             self.outcome = Outcome(cited=False)
-            yield self._delta(NOT_COVERED)
+            yield self._delta(NOTHING_MATCHES)
             return
+        if found.low_confidence and not isinstance(provider, ChatProvider):
+            # Offline there is no model to judge the passages: show them, flagged as doubtful.
+            message.content_gap = True
+            message.notice = MAY_NOT_COVER
         tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
         message.cache_key = cache_key(standalone, self.hits, model)
@@ -179,7 +196,7 @@ class _Run:
         await self._set_status(Message.Status.GENERATING)
         yield Event(Kind.STATUS, Message.Status.GENERATING)
         request = AnswerRequest(
-            question=standalone,
+            question=question,
             passages=[
                 Passage(n=i, text=h.text, title=h.title, heading=h.heading_path)
                 for i, h in enumerate(self.hits, start=1)
@@ -218,6 +235,8 @@ class _Run:
         finished = self.finished
         assert finished is not None
         message.notice = message.notice or finished.notice
+        if says_not_covered("".join(self.text)):
+            message.content_gap = True  # the model read the passages and found no answer
         self.outcome = Outcome(
             provider=finished.provider,
             model=finished.model,
@@ -266,13 +285,19 @@ class _Run:
         ]
         return question, history
 
-    async def _standalone(self, question: str, history: list[dict[str, str]], provider) -> str:
-        """Rewrite a follow-up into a standalone question with the fast model."""
-        if not history:
-            return question
+    async def _search_query(self, question: str, history: list[dict[str, str]], provider) -> str:
+        """What to search for. With a model, the fast model turns the question (a follow-up with
+        what the conversation says it refers to) into a search query; offline, a follow-up is
+        searched together with the question before it, and a new topic alone."""
         if not isinstance(provider, ChatProvider):
+            if not history or not is_follow_up(question):
+                return question
             previous = [h["content"] for h in history if h["role"] == "user"][-1:]
             return " ".join([*previous, question])
+        if settings.QUERY_REWRITE == "off" or (
+            settings.QUERY_REWRITE == "follow-ups" and not history
+        ):
+            return question
         started = time.monotonic()
         try:
             rewritten, usage, model = await provider.complete(
@@ -285,7 +310,7 @@ class _Run:
                 max_tokens=120,
             )
         except ProviderError as error:  # a failed rewrite must not fail the answer
-            log.warning("follow-up rewrite failed: %s", error)
+            log.warning("query rewrite failed: %s", error)
             return question
         await call_row(
             self.user,
@@ -297,7 +322,7 @@ class _Run:
             int((time.monotonic() - started) * 1000),
             kind=LlmCall.Kind.REWRITE,
         ).asave()
-        return rewritten or question
+        return " ".join(rewritten.split())[:500] or question
 
     async def _set_status(self, status: str) -> None:
         self.message.status = status

@@ -20,7 +20,8 @@ from assistant.chat.highlight import snippet
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.lib import sse
 from assistant.lib.api import Text, Words
-from assistant.llm.usage import embedding_row
+from assistant.llm.models import LlmCall
+from assistant.llm.usage import search_rows
 from ingest.models import Collection
 from ingest.search.retrieval import search
 
@@ -342,7 +343,9 @@ class SearchOut(Schema):
 def search_passages(request, body: SearchIn):
     """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
     found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
-    embedding_row(request.auth, [body.query], found.timings["embed_ms"]).save()
+    LlmCall.objects.bulk_create(
+        search_rows(request.auth, body.query, found.timings, rerank_tokens=found.rerank_tokens)
+    )
     return {
         "query": body.query,
         "low_confidence": found.low_confidence,

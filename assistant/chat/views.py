@@ -17,7 +17,8 @@ from assistant.chat.highlight import highlight, snippet
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.chat.status import describe
 from assistant.lib import sse
-from assistant.llm.usage import embedding_row
+from assistant.llm.models import LlmCall
+from assistant.llm.usage import search_rows
 from ingest.search.retrieval import search as retrieve
 
 
@@ -35,7 +36,9 @@ def search(request: HttpRequest) -> TemplateResponse:
         found = retrieve(
             query, user=request.user, collection_ids=[collection.pk] if collection else None, k=10
         )
-        embedding_row(request.user, [query], found.timings["embed_ms"]).save()
+        LlmCall.objects.bulk_create(
+            search_rows(request.user, query, found.timings, rerank_tokens=found.rerank_tokens)
+        )
         took = found.timings["total_ms"]
         results = [
             {"hit": hit, "passage": highlight(snippet(hit.text, query), query)}

@@ -17,8 +17,9 @@ class LlmCall(models.Model):
 
     class Kind(models.TextChoices):
         ANSWER = "answer", "Answer"
-        REWRITE = "rewrite", "Follow-up rewrite"
+        REWRITE = "rewrite", "Query rewrite"
         EMBEDDING = "embedding", "Embedding"
+        RERANK = "rerank", "Rerank"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     message = models.ForeignKey(

@@ -100,3 +100,25 @@ def embedding_row(user, texts: list[str], total_ms: float, *, message=None) -> L
         round(total_ms),
         kind=LlmCall.Kind.EMBEDDING,
     )
+
+
+def search_rows(
+    user, query: str, timings: dict[str, float], *, rerank_tokens: int | None, message=None
+) -> list[LlmCall]:
+    """The calls one search made: the question's embedding and, when its candidates were
+    reranked, the rerank model's."""
+    rows = [embedding_row(user, [query], timings["embed_ms"], message=message)]
+    if rerank_tokens is not None:
+        rows.append(
+            call_row(
+                user,
+                message,
+                settings.RERANK_PROVIDER,
+                settings.QWEN_RERANK_MODEL,
+                Usage(prompt_tokens=rerank_tokens),
+                None,
+                round(timings.get("rerank_ms", 0)),
+                kind=LlmCall.Kind.RERANK,
+            )
+        )
+    return rows

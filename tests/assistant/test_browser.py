@@ -59,9 +59,12 @@ def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
             chunks=["Each ", "person ", "may ", "ask ", "**200** ", "questions ", "a day ", "[1]."],
             chunk_delay_s=0.25,
         ),
-        # The follow-up is first rewritten into a standalone question by the fast model.
-        Reply(text="Can administrators raise the daily question limit for a group?"),
         Reply(chunks=[f"word{i} " for i in range(200)], chunk_delay_s=0.1),
+    )
+    # Each question is first rewritten into a search query by the fast model.
+    standin.script_completion(
+        Reply(text="daily question limit per person"),
+        Reply(text="Can administrators raise the daily question limit for a group?"),
     )
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 800})

@@ -1,11 +1,14 @@
 """A scripted stand-in for Qwen's OpenAI-compatible endpoint: a real HTTP server on loopback.
 
 It speaks `/v1/chat/completions` (streamed as SSE over chunked encoding, or whole), with
-`stream_options.include_usage` and `reasoning_content` deltas when `enable_thinking` is on, and
-`/v1/embeddings` with deterministic vectors. Tests queue replies with `script(...)`, including
-faults: an HTTP status with Retry-After, a hang past the client's timeout, a stream that breaks
-after N chunks. Every request body is kept in `requests`; a client that went away mid-stream is
-counted in `disconnects`.
+`stream_options.include_usage` and `reasoning_content` deltas when `enable_thinking` is on,
+`/v1/embeddings` with deterministic vectors, and DashScope's text-rerank endpoint
+(`/api/v1/services/rerank/text-rerank/text-rerank`), scoring each document by the share of the
+query's words it holds. Tests queue replies with `script(...)` for streamed answers,
+`script_completion(...)` for whole completions (the query rewrite; unscripted, it echoes the last
+user message) and `script_rerank(...)` for reranks, including faults: an HTTP status with
+Retry-After, a hang past the client's timeout, a stream that breaks after N chunks. Every request
+body is kept in `requests`; a client that went away mid-stream is counted in `disconnects`.
 
 Unscripted requests get `default`. Each streamed answer leaves a `timings` entry: the question
 (the last user message), when the request arrived and when each content delta was `flushed`, on
@@ -25,6 +28,7 @@ import argparse
 import hashlib
 import json
 import math
+import re
 import signal
 import threading
 import time
@@ -74,6 +78,8 @@ class StandIn:
     host: str = "127.0.0.1"
     port: int = 0
     queue: deque[Reply] = field(default_factory=deque)
+    completions: deque[Reply] = field(default_factory=deque)
+    reranks: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     disconnects: int = 0
@@ -90,20 +96,42 @@ class StandIn:
         with self.lock:
             self.queue.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def script_completion(self, *replies: Reply) -> None:
         with self.lock:
-            return self.queue.popleft() if self.queue else self.default
+            self.completions.extend(replies)
+
+    def script_rerank(self, *replies: Reply) -> None:
+        with self.lock:
+            self.reranks.extend(replies)
+
+    def next_reply(self, queue: deque[Reply] | None = None) -> Reply | None:
+        """The next scripted reply of `queue` (default: streamed answers), or the default."""
+        queue = self.queue if queue is None else queue
+        with self.lock:
+            if queue:
+                return queue.popleft()
+        return self.default if queue is self.queue else None
 
     def reset(self) -> None:
         with self.lock:
             self.queue.clear()
+            self.completions.clear()
+            self.reranks.clear()
             self.requests.clear()
             self.headers.clear()
             self.timings.clear()
             self.disconnects = 0
 
     def chat_requests(self) -> list[dict[str, Any]]:
-        return [body for body in self.requests if "messages" in body]
+        """Streamed chat requests: the answers."""
+        return [body for body in self.requests if "messages" in body and body.get("stream")]
+
+    def completion_requests(self) -> list[dict[str, Any]]:
+        """Whole (unstreamed) chat requests: the query rewrites."""
+        return [body for body in self.requests if "messages" in body and not body.get("stream")]
+
+    def rerank_requests(self) -> list[dict[str, Any]]:
+        return [body for body in self.requests if "input" in body and "query" in body["input"]]
 
     def start(self) -> StandIn:
         standin = self
@@ -152,10 +180,17 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(body)
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
-        if self.path.rstrip("/").endswith("/embeddings"):
+        path = self.path.rstrip("/")
+        if path.endswith("/embeddings"):
             self._embeddings(body, state.next_reply())
-        elif self.path.rstrip("/").endswith("/chat/completions"):
+        elif path.endswith("/chat/completions") and body.get("stream"):
             self._chat(body, state.next_reply(), received)
+        elif path.endswith("/chat/completions"):
+            users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
+            echo = Reply(text=users[-1] if users else "")
+            self._chat(body, state.next_reply(state.completions) or echo, received)
+        elif path.endswith("/text-rerank"):
+            self._rerank(body, state.next_reply(state.reranks) or Reply())
         else:
             self._json(404, {"error": {"message": f"no route {self.path}", "code": "not_found"}})
 
@@ -208,6 +243,30 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": body.get("model"),
                 "data": data,
                 "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
+
+    def _rerank(self, body: dict[str, Any], reply: Reply) -> None:
+        if self._fault(reply):
+            return
+        query = set(re.findall(r"\w+", body["input"]["query"].lower()))
+        documents = body["input"]["documents"]
+        scores = [
+            len(query & set(re.findall(r"\w+", document.lower()))) / max(len(query), 1)
+            for document in documents
+        ]
+        results = sorted(
+            ({"index": i, "relevance_score": score} for i, score in enumerate(scores)),
+            key=lambda r: -r["relevance_score"],
+        )
+        top_n = (body.get("parameters") or {}).get("top_n") or len(results)
+        tokens = sum(len(document.split()) for document in documents) + len(query)
+        self._json(
+            200,
+            {
+                "output": {"results": results[:top_n]},
+                "usage": {"total_tokens": tokens},
+                "request_id": "standin-rerank",
             },
         )
 

@@ -349,17 +349,79 @@ def test_the_answer_cache_hits_and_respects_access(
     assert len(standin.chat_requests()) == 2
 
 
-def test_a_question_the_documents_do_not_cover_makes_no_model_call(
-    live_server_url, standin, person
-):
+def test_a_question_nothing_matches_makes_no_answer_call(live_server_url, standin, person):
     message = ask(person, "What is the best recipe for chocolate cake?")
 
     stream(live_server_url, person, message)
 
     message.refresh_from_db()
     assert message.content_gap
-    assert "don't seem to cover this" in message.text
+    assert "Nothing in the documents you can read matches" in message.text
     assert standin.chat_requests() == []
+
+
+def test_a_weak_match_goes_to_the_model_which_may_say_it_is_not_covered(
+    live_server_url, standin, person
+):
+    standin.script(Reply(text="The documents do not cover uploading videos."))
+    message = ask(person, "Can I upload videos to the wiki?")
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.content_gap, "the model's reply is recorded as a content gap"
+    assert message.text == "The documents do not cover uploading videos."
+    (sent,) = standin.chat_requests()
+    assert "Files up to 50 MB are accepted" in sent["messages"][-1]["content"]
+    assert message.citations.filter(source_path="guide.md").exists(), "closest sources shown"
+
+
+def test_a_follow_up_is_rewritten_with_the_conversation_and_a_new_topic_is_not(
+    live_server_url, standin, person
+):
+    first = ask(person, "How do I upload documents?")
+    stream(live_server_url, person, first)
+    standin.script_completion(Reply(text="maximum upload file size"))
+    follow_up = conversations.ask(
+        conversation=first.conversation, question="and how large may they be?", high_accuracy=False
+    )
+
+    stream(live_server_url, person, follow_up)
+
+    follow_up.refresh_from_db()
+    rewrite = standin.completion_requests()[-1]["messages"]
+    assert [m["content"] for m in rewrite if m["role"] == "user"] == [
+        "How do I upload documents?",
+        "and how large may they be?",
+    ]
+    assert follow_up.standalone_question == "maximum upload file size"
+    # The answer itself is asked in the user's own words, with the conversation before it.
+    assert "and how large may they be?" in standin.chat_requests()[-1]["messages"][-1]["content"]
+    assert LlmCall.objects.filter(message=follow_up, kind="rewrite").exists()
+
+
+def test_reranking_orders_the_passages_and_its_usage_is_recorded(live_server_url, standin, person):
+    message = ask(person, "Scanned PDFs need what first?")
+
+    stream(live_server_url, person, message)
+
+    (rerank,) = standin.rerank_requests()
+    assert rerank["input"]["query"] == "Scanned PDFs need what first?"
+    call = LlmCall.objects.get(message=message, kind="rerank")
+    assert call.prompt_tokens > 0 and call.model == "gte-rerank-v2"
+    message.refresh_from_db()
+    assert "Scanned PDFs need OCR first" in message.citations.get(n=1).quote
+
+
+def test_a_failed_rerank_keeps_the_fused_order_and_the_answer(live_server_url, standin, person):
+    standin.script_rerank(Reply(status=500))
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert message.status == "succeeded"
+    assert not LlmCall.objects.filter(message=message, kind="rerank").exists()
 
 
 def test_thumbs_down_answers_are_listed_for_admins(client, admin_client, person):
