@@ -58,6 +58,7 @@ def running_lines(pages: list[list[str]]) -> set[str]:
     seen = Counter(
         shape
         for lines in pages
+        if len(lines) > 2 * EDGE_LINES  # a page of a few lines is all body
         for shape in {_shape(line) for line in lines[:EDGE_LINES] + lines[-EDGE_LINES:]}
     )
     least = max(3, RUNNING_SHARE * len(pages))
@@ -66,6 +67,8 @@ def running_lines(pages: list[list[str]]) -> set[str]:
 
 def _body(lines: list[str], running: set[str]) -> list[str]:
     """The page's lines without its header, footer and page number."""
+    if len(lines) <= 2 * EDGE_LINES:
+        return lines
     edges = set(range(EDGE_LINES)) | set(range(len(lines) - EDGE_LINES, len(lines)))
     return [
         line

@@ -67,6 +67,17 @@ REWRITE_RULES = (
 )
 
 
+def may_not_cover(absent_names: list[str]) -> str:
+    """The offline notice above doubtful passages, naming what the documents never mention."""
+    if not absent_names:
+        return MAY_NOT_COVER
+    names = ", ".join(absent_names[:3])
+    return (
+        f"These passages may not answer your question: the documents you can read never "
+        f"mention {names}. They are the closest matches."
+    )[:300]
+
+
 class Kind(StrEnum):
     STATUS = "status"  # data: the Message.Status now
     DELTA = "delta"  # data: text to append
@@ -184,7 +195,7 @@ class _Run:
         if found.low_confidence and not isinstance(provider, ChatProvider):
             # Offline there is no model to judge the passages: show them, flagged as doubtful.
             message.content_gap = True
-            message.notice = MAY_NOT_COVER
+            message.notice = may_not_cover(found.absent_names)
         tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
         message.cache_key = cache_key(standalone, self.hits, model)

@@ -4,9 +4,12 @@ passages cover."""
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 
-from assistant.lib.text import cjk_bigrams, identifiers, simple_terms, topic_words
+from assistant.lib.text import STOP_WORDS, WORD, cjk_bigrams, identifiers, simple_terms, topic_words
+from ingest.chunking import count_tokens
 
 # BM25 over the tsvector column. The query's lexemes (English stems of its topic words, plus the
 # CJK bigrams and identifiers indexed in `simple`) are weighted by IDF from ingest_lexeme; lexemes
@@ -123,3 +126,58 @@ def coverage(query: str, chunk_ids: list[int]) -> float:
             COVERAGE_SQL, [topic_words(query), identifiers(query), cjk_bigrams(query), chunk_ids]
         )
         return float(cursor.fetchone()[0] or 0.0)
+
+
+# A name the question gives that no readable passage holds (a product, a tool, a version) is the
+# surest sign the documents do not cover it: "InnoDB", "Kubernetes", "19c", "matplotlib". A word
+# reads as a name when it has a capital inside or a digit, is capitalised mid-sentence, or is a
+# word the multilingual tokenizer does not know (three or more pieces, not an inflected form);
+# ordinary words a manual happens not to use ("tilt", "colleague"), years and units are not.
+# Quoted text and paths are the user's own (a file name, a message, "America/New_York").
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|‘[^’]*’|“[^”]*”|\S+/\S+")
+NAME_PIECES = 3
+# An English word form ("vanishes", "squashed") splits into pieces too, but is no name.
+_INFLECTIONS = ("s", "ed", "ing", "ly", "er", "est")
+ABSENT_SQL = """
+SELECT w.word FROM unnest(%s::text[]) AS w(word)
+WHERE numnode(plainto_tsquery('english', w.word)) > 0
+  AND NOT EXISTS (
+      SELECT 1 FROM ingest_chunk c
+      WHERE c.collection_id IN ({allowed}) AND c.search_vector @@ plainto_tsquery('english', w.word)
+  )
+"""
+
+
+def name_like(question: str) -> list[str]:
+    """The words of the question that read as names (see above), in order."""
+    text = _QUOTED.sub(" ", question)
+    found = []
+    for match in WORD.finditer(text):
+        word = match.group(0)
+        if word.lower() in STOP_WORDS or word in found:
+            continue
+        if word.isdigit() or (word.isupper() and len(word) <= 2):  # a year, a unit ("GB")
+            continue
+        before = text[: match.start()].rstrip()
+        capitalised = word[:1].isupper() and bool(before) and not before.endswith((".", "?", "!"))
+        unknown = count_tokens(word) >= NAME_PIECES and not word.lower().endswith(_INFLECTIONS)
+        if (
+            any(c.isupper() for c in word[1:])
+            or any(c.isdigit() for c in word)
+            or capitalised
+            or unknown
+        ):
+            found.append(word)
+    return found
+
+
+def absent_names(question: str, *, allowed: tuple[str, tuple]) -> list[str]:
+    """The names the question gives that no passage of the `allowed` collections holds."""
+    names = name_like(question)
+    if not names:
+        return []
+    allowed_sql, allowed_params = allowed
+    with connection.cursor() as cursor:
+        cursor.execute(ABSENT_SQL.format(allowed=allowed_sql), [names, *allowed_params])
+        absent = {row[0] for row in cursor.fetchall()}
+    return [name for name in names if name in absent]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 
+from assistant.lib.text import CJK
 from ingest import embedding_space
 from ingest.embedders import get_embedder
 from ingest.embedding_space import vector_literal
@@ -22,7 +23,7 @@ from ingest.models import Collection, format_pages
 from ingest.rerankers import get_reranker
 from ingest.search.dense import nearest
 from ingest.search.fusion import Ranked, by_place, diversify, ranks, reciprocal_rank
-from ingest.search.lexical import bm25_query, coverage
+from ingest.search.lexical import absent_names, bm25_query, coverage
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,9 @@ CANDIDATES = 60
 PER_PLACE = 2
 # Share of the question's IDF weight found in its top passages, below which the documents
 # probably do not cover it (calibrated on bench/questions: an unanswerable question names
-# things the corpus lacks or mentions only in passing).
-MIN_COVERAGE = 0.35
+# things the corpus lacks or mentions only in passing). Not used for questions in Chinese, whose
+# character pairs straddle words and which may ask about English documents.
+MIN_COVERAGE = 0.33
 # A passage this close in meaning is trusted whatever the keywords say (short or CJK queries).
 TRUSTED_SIMILARITY = 0.55
 MIN_SIMILARITY = 0.20
@@ -68,6 +70,7 @@ class Retrieval:
     lexical_matches: int
     timings: dict[str, float]
     coverage: float = 0.0
+    absent_names: list[str] = field(default_factory=list)
     rerank_tokens: int | None = None  # None: not reranked
 
     @property
@@ -84,8 +87,10 @@ class Retrieval:
         are shown under a notice that they may not answer it."""
         if not self.hits:
             return True
-        if self.best_similarity < MIN_SIMILARITY:
+        if self.best_similarity < MIN_SIMILARITY or self.absent_names:
             return True
+        if CJK.search(self.query):
+            return False
         return self.coverage < MIN_COVERAGE and self.best_similarity < TRUSTED_SIMILARITY
 
     def documents(self) -> list[int]:
@@ -156,6 +161,7 @@ def search(
         hit.similarity = similarity.get(hit.chunk_id)
     timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
     covered = coverage(query, [hit.chunk_id for hit in chosen[:3]])
+    absent = absent_names(query, allowed=(allowed_sql, allowed_params))
     timings["total_ms"] = (time.perf_counter() - started) * 1000
     return Retrieval(
         query=query,
@@ -164,6 +170,7 @@ def search(
         lexical_matches=len(lexical),
         timings=timings,
         coverage=covered,
+        absent_names=absent,
         rerank_tokens=rerank_tokens,
     )
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from ingest import pipeline
 from ingest.models import Chunk, Collection
 from ingest.search.dense import ef_search
 from ingest.search.lexical import CANDIDATE_CAP, bm25_query
 from ingest.search.retrieval import Hit, context, readable_collections_sql, search
+from tests.ingest import files
 from tests.support.documents import ingest_text
 
 VACUUM = """# Routine vacuuming
@@ -112,6 +114,38 @@ def test_a_question_the_documents_do_not_cover_is_flagged(library):
 
     assert not covered.low_confidence
     assert uncovered.low_confidence
+
+
+def test_a_name_no_readable_passage_holds_flags_the_question_and_is_named(library, admin_user):
+    _, _, reader = library
+
+    kube = search("How do I run the backups from a Kubernetes cron job?", user=reader)
+    engineers = search("How much do Engineers earn in the salary bands?", user=reader)
+    as_admin = search("How much do Engineers earn in the salary bands?", user=admin_user)
+
+    assert kube.absent_names == ["Kubernetes"] and kube.low_confidence
+    # A name only a collection the reader cannot read holds is absent for them, present for
+    # an admin: the notice says nothing about what others may read.
+    assert engineers.absent_names == ["Engineers"]
+    assert as_admin.absent_names == []
+
+
+def test_pages_of_a_long_pdf_are_places_of_their_own(db):
+    manual = Collection.objects.create(name="Manuals", is_public=True)
+    pages = [
+        f"Vacuum reclaims dead rows, step {i} of the routine maintenance plan." for i in range(6)
+    ]
+    submission = pipeline.submit(
+        collection=manual, source_path="maintenance.pdf", data=files.pdf(pages)
+    )
+    pipeline.process(submission.document.pk)
+    ingest_text(manual, "short.md", VACUUM)
+
+    result = search("vacuum dead rows", user=None, collection_ids=[manual.pk], k=5, per_place=2)
+
+    pdf_pages = {hit.page_start for hit in result.hits if hit.source_path == "maintenance.pdf"}
+    assert len(pdf_pages) >= 3, "a 6-page manual is not capped like one short page"
+    assert all(hit.page_start == hit.page_end for hit in result.hits if hit.page_start)
 
 
 def test_one_document_cannot_fill_every_slot(db):
