@@ -5,13 +5,14 @@ the ones existing deployments have) while their code lives with its domain.
 """
 
 from assistant.accounts.models import ApiToken, QuotaOverride, Throttle, UsageCounter
-from assistant.chat.models import Citation, Conversation, Feedback, Message
+from assistant.chat.models import Citation, Conversation, EvaluationRun, Feedback, Message
 from assistant.llm.models import LlmCall
 
 __all__ = [
     "ApiToken",
     "Citation",
     "Conversation",
+    "EvaluationRun",
     "Feedback",
     "LlmCall",
     "Message",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from assistant.chat.models import Conversation, Feedback, Message
+from assistant.chat.models import Conversation, EvaluationRun, Feedback, Message
 
 
 @admin.register(Feedback)
@@ -59,3 +59,85 @@ class MessageAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Conversation)
+
+
+def _share(value) -> str:
+    return "" if value is None else f"{value:.1%}"
+
+
+def _flagged(rates: dict, kind: str) -> str:
+    overall = (rates or {}).get("overall")
+    if not overall or not overall[kind]:
+        return ""
+    return f"{overall[f'{kind}_flagged']}/{overall[kind]}"
+
+
+@admin.register(EvaluationRun)
+class EvaluationRunAdmin(admin.ModelAdmin):
+    """`manage.py evaluate` runs side by side, newest first: a prompt, model or retrieval change
+    reads against the run before it."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "collection_name",
+        "questions",
+        "provider",
+        "model",
+        "embedder",
+        "reranker",
+        "recall",
+        "mrr",
+        "answered",
+        "not_covered_answerable",
+        "not_covered_unanswerable",
+        "gold_cited",
+        "first_token",
+        "tokens",
+        "cost",
+    ]
+    list_filter = ["kind", "collection_name", "provider", "model"]
+    readonly_fields = [f.name for f in EvaluationRun._meta.fields]
+
+    @admin.display(description="recall@k")
+    def recall(self, run):
+        overall = run.figures.get("groups", {}).get("overall")
+        return f"{overall['recall']:.3f}" if overall else ""
+
+    @admin.display(description="MRR@10")
+    def mrr(self, run):
+        overall = run.figures.get("groups", {}).get("overall")
+        return f"{overall['mrr']:.3f}" if overall else ""
+
+    @admin.display(description="answered")
+    def answered(self, run):
+        return _share(run.figures.get("answered_share"))
+
+    @admin.display(description="not covered: answerable")
+    def not_covered_answerable(self, run):
+        return _flagged(run.figures.get("not_covered"), "answerable")
+
+    @admin.display(description="not covered: unanswerable")
+    def not_covered_unanswerable(self, run):
+        return _flagged(run.figures.get("not_covered"), "unanswerable")
+
+    @admin.display(description="cites gold")
+    def gold_cited(self, run):
+        return _share(run.figures.get("gold_cited_share"))
+
+    @admin.display(description="first token p50 / p95")
+    def first_token(self, run):
+        first = run.figures.get("first_token_ms")
+        return f"{first['p50']:.0f} / {first['p95']:.0f} ms" if first else ""
+
+    @admin.display(description="tokens")
+    def tokens(self, run):
+        return run.figures.get("tokens", "")
+
+    @admin.display(description="cost (USD)")
+    def cost(self, run):
+        cost = run.figures.get("cost_usd")
+        return "" if cost is None else f"{cost:.4f}"
+
+    def has_add_permission(self, request):
+        return False

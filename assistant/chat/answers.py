@@ -94,8 +94,10 @@ class _Stopped(Exception):
     pass
 
 
-async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
-    """Run the pipeline for an assistant message (already checked to belong to `user`)."""
+async def answer_events(message: Message, *, user, use_cache: bool = True) -> AsyncIterator[Event]:
+    """Run the pipeline for an assistant message (already checked to belong to `user`).
+    `use_cache=False` always writes a new answer (an evaluation measures the model, not the
+    cache)."""
     if message.is_finished:
         yield Event(Kind.DONE, message)
         return
@@ -106,7 +108,7 @@ async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
         # Another connection is answering it (a second tab): follow it to the end.
         yield Event(Kind.DONE, await _wait_until_finished(message.pk))
         return
-    run = _Run(message, user)
+    run = _Run(message, user, use_cache=use_cache)
     try:
         async for event in run.events():
             yield event
@@ -117,11 +119,11 @@ async def answer_events(message: Message, *, user) -> AsyncIterator[Event]:
         await asyncio.shield(run.save_unfinished())
 
 
-def answer_fully(message: Message, *, user) -> None:
+def answer_fully(message: Message, *, user, use_cache: bool = True) -> None:
     """Run the pipeline to its end from synchronous code (the no-JavaScript form, the API)."""
 
     async def drain() -> None:
-        async for _ in answer_events(message, user=user):
+        async for _ in answer_events(message, user=user, use_cache=use_cache):
             pass
 
     async_to_sync(drain)()
@@ -150,9 +152,10 @@ class Outcome:
 
 
 class _Run:
-    def __init__(self, message: Message, user) -> None:
+    def __init__(self, message: Message, user, *, use_cache: bool = True) -> None:
         self.message = message
         self.user = user
+        self.use_cache = use_cache
         self.started = time.monotonic()
         self.text: list[str] = []
         self.hits: list[Hit] = []
@@ -199,7 +202,9 @@ class _Run:
         tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
         message.cache_key = cache_key(standalone, self.hits, model)
-        if cached := await _cached_answer(message.cache_key, exclude=message.pk):
+        if self.use_cache and (
+            cached := await _cached_answer(message.cache_key, exclude=message.pk)
+        ):
             message.cached = True
             self.outcome = Outcome(provider=cached.provider, model=cached.model)
             yield self._delta(cached.text)

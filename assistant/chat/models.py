@@ -122,3 +122,29 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{'👍' if self.helpful else '👎'} {self.message_id}"
+
+
+class EvaluationRun(models.Model):
+    """One run of `manage.py evaluate`: what was measured, with what, and the figures, so a
+    prompt, model or retrieval change can be read against the runs before it."""
+
+    class Kind(models.TextChoices):
+        RETRIEVAL = "retrieval", "Retrieval"
+        ANSWERS = "answers", "Answers"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    collection_name = models.CharField(max_length=200)
+    questions_file = models.CharField(max_length=500)
+    questions = models.PositiveIntegerField(default=0)
+    provider = models.CharField(max_length=40, blank=True)
+    model = models.CharField(max_length=100, blank=True)
+    embedder = models.CharField(max_length=100)
+    reranker = models.CharField(max_length=100, blank=True)
+    figures = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.collection_name} at {self.created_at:%Y-%m-%d %H:%M}"

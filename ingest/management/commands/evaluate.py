@@ -1,8 +1,13 @@
-"""`manage.py evaluate --collection NAME --questions FILE [--k 5] [--json]`.
+"""`manage.py evaluate --collection NAME --questions FILE [--k 5] [--answers] [--json]`.
 
 Questions are JSON lines: {"q": ..., "gold": [...], "lang": "zh", "unanswerable": true}. Gold is a
 source path (a hit when it is among the first k distinct documents retrieved) or a page of one,
 `manual.pdf#p57` (a hit when one of the first k passages covers physical page 57 of it).
+
+Without `--answers` it scores retrieval (recall@k, MRR@10, nDCG@10, latency, and how often the
+offline "may not cover" notice fires); with it, every question goes through the whole answer
+pipeline with the configured provider (see assistant/chat/evaluation.py). Each run is stored as
+an EvaluationRun, which the admin lists side by side.
 """
 
 from __future__ import annotations
@@ -10,69 +15,93 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from assistant.chat.evaluation import answer_row, evaluator, summarise_answers
+from assistant.chat.models import EvaluationRun
 from assistant.lib.schema import ensure_migrated
+from assistant.llm.prompts import Tier
+from assistant.llm.providers import get_provider
 from ingest.models import Collection
+from ingest.rerankers import get_reranker
 from ingest.search.evaluation import Place, gold_rank, summarise
 from ingest.search.retrieval import search
 
 
 class Command(BaseCommand):
-    help = "Score retrieval on a question set: recall@k, MRR@10, nDCG@10, latency, coverage signal."
+    help = "Score retrieval (or, with --answers, whole answers) on a question set."
 
     def add_arguments(self, parser):
         parser.add_argument("--collection", required=True)
         parser.add_argument("--questions", required=True)
         parser.add_argument("--k", type=int, default=5)
+        parser.add_argument(
+            "--answers",
+            action="store_true",
+            help="run each question through the answer pipeline with the configured provider",
+        )
         parser.add_argument("--json", action="store_true", dest="as_json")
         parser.add_argument("--show-misses", action="store_true")
 
-    def handle(
-        self,
-        *args,
-        collection: str,
-        questions: str,
-        k: int,
-        as_json: bool,
-        show_misses: bool,
-        **options,
-    ):
+    def handle(self, *args, collection: str, questions: str, k: int, answers: bool, **options):
         ensure_migrated(self.stdout)
         try:
             target = Collection.objects.get(name=collection)
         except Collection.DoesNotExist:
             raise CommandError(f"No collection named {collection!r}.") from None
-        items = [
-            json.loads(line) for line in Path(questions).read_text().splitlines() if line.strip()
-        ]
-        evaluator = get_user_model()(is_superuser=True)  # reads everything; scoped below
-        rows = []
-        for item in items:
-            # Twenty passages hold the ten distinct documents that MRR@10 by document needs.
-            result = search(item["q"], user=evaluator, collection_ids=[target.pk], k=20)
-            places = [Place(h.source_path, h.page_start, h.page_end) for h in result.hits]
-            rows.append(
-                {
-                    **item,
-                    "places": places,
-                    "ms": result.timings["total_ms"],
-                    "not_covered": result.low_confidence,
-                }
-            )
-        report = summarise(rows, k)
-        if as_json:
+        try:
+            lines = Path(questions).read_text().splitlines()
+        except OSError as error:
+            raise CommandError(f"Cannot read {questions}: {error}") from None
+        items = [json.loads(line) for line in lines if line.strip()]
+        if answers:
+            user = evaluator()
+            rows = [answer_row(item, target, user) for item in items]
+            report = summarise_answers(rows)
+        else:
+            rows = [self._retrieval_row(item, target) for item in items]
+            report = summarise(rows, k)
+        self._store(answers, target, questions, len(items), report)
+        if options["as_json"]:
             self.stdout.write(json.dumps(report))
-            return
-        self._print(report, k)
-        if show_misses:
-            for row in rows:
-                if row.get("gold") and not any(
-                    (gold_rank(gold, row["places"]) or k + 1) <= k for gold in row["gold"]
-                ):
-                    got = [f"{p.path}#p{p.page_start}" for p in row["places"][:k]]
-                    self.stdout.write(f"MISS {row['q']}\n  gold {row['gold']}\n  got  {got}")
+        elif answers:
+            self._print_answers(report)
+        else:
+            self._print(report, k)
+            if options["show_misses"]:
+                self._print_misses(rows, k)
+
+    def _retrieval_row(self, item: dict, target: Collection) -> dict:
+        # Twenty passages hold the ten distinct documents that MRR@10 by document needs.
+        found = search(
+            item["q"],
+            user=get_user_model()(is_superuser=True),  # reads everything; scoped to the target
+            collection_ids=[target.pk],
+            k=20,
+        )
+        return {
+            **item,
+            "places": [Place(h.source_path, h.page_start, h.page_end) for h in found.hits],
+            "ms": found.timings["total_ms"],
+            "not_covered": found.low_confidence,
+        }
+
+    def _store(self, answers: bool, target, questions: str, count: int, report: dict) -> None:
+        provider = get_provider()
+        reranker = get_reranker()
+        EvaluationRun.objects.create(
+            kind=EvaluationRun.Kind.ANSWERS if answers else EvaluationRun.Kind.RETRIEVAL,
+            collection_name=target.name,
+            questions_file=questions[:500],
+            questions=count,
+            provider=provider.name if answers else "",
+            model=provider.model_for(Tier.DEFAULT) if answers else "",
+            embedder=f"{settings.EMBEDDING_PROVIDER}: {settings.EMBEDDING_MODEL}",
+            reranker=reranker.model if reranker else "",
+            figures=report,
+        )
 
     def _print(self, report: dict, k: int) -> None:
         for group, scores in report["groups"].items():
@@ -85,9 +114,32 @@ class Command(BaseCommand):
             f"latency: p50 {latency['p50']:.1f} ms, p95 {latency['p95']:.1f} ms "
             "(query embedding included)"
         )
-        for group, gate in report["not_covered"].items():
+        self._print_gate("'may not cover' notice", report["not_covered"])
+
+    def _print_gate(self, label: str, rates: dict) -> None:
+        for group, gate in rates.items():
             self.stdout.write(
-                f"'may not cover' notice, {group}: fires on {gate['unanswerable_flagged']}/"
+                f"{label}, {group}: fires on {gate['unanswerable_flagged']}/"
                 f"{gate['unanswerable']} unanswerable, wrongly on {gate['answerable_flagged']}/"
                 f"{gate['answerable']} answerable"
             )
+
+    def _print_answers(self, report: dict) -> None:
+        first = report["first_token_ms"]
+        self.stdout.write(
+            f"answers: {report['questions']} questions, {report['answered_share']:.1%} of the "
+            f"answerable answered, {report['gold_cited_share']:.1%} of those cite a gold "
+            f"passage, {report['failed']} failed\n"
+            f"first token: p50 {first['p50']:.0f} ms, p95 {first['p95']:.0f} ms\n"
+            f"tokens: {report['tokens']} ({report['tokens_per_question']:.0f} a question), "
+            f"cost ${report['cost_usd']:.4f}"
+        )
+        self._print_gate("'not covered'", report["not_covered"])
+
+    def _print_misses(self, rows: list[dict], k: int) -> None:
+        for row in rows:
+            if row.get("gold") and not any(
+                (gold_rank(gold, row["places"]) or k + 1) <= k for gold in row["gold"]
+            ):
+                got = [f"{p.path}#p{p.page_start}" for p in row["places"][:k]]
+                self.stdout.write(f"MISS {row['q']}\n  gold {row['gold']}\n  got  {got}")
