@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
 from contextlib import contextmanager
 
 
@@ -34,6 +35,37 @@ def pdf_with_outline(sections: list[tuple[str, str]]) -> bytes:
         document.multi_cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
         document.multi_cell(0, 8, text, new_x="LMARGIN", new_y="NEXT")
     return bytes(document.output())
+
+
+def pdf_bomb(inflated_mb: int) -> bytes:
+    """A one-page PDF whose content stream inflates to `inflated_mb` megabytes of spaces."""
+    packer = zlib.compressobj(9)
+    content = packer.compress(b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n")
+    for _ in range(inflated_mb):
+        content += packer.compress(b" " * 2**20)
+    content += packer.flush()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content)
+        + content
+        + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
 
 
 def pdf_without_text(pages: int = 2) -> bytes:

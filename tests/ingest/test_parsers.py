@@ -36,6 +36,20 @@ def test_pdf_without_a_text_layer_says_it_may_be_scanned():
         parse(files.pdf_without_text(), "scan.pdf")
 
 
+def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_reads_it():
+    small = files.pdf_bomb(inflated_mb=1)
+    bomb = files.pdf_bomb(inflated_mb=20)
+    limits = Limits(max_uncompressed_bytes=10 * 2**20)
+
+    assert [b.text for b in parse(small, "small.pdf", limits=limits).blocks] == ["Hello"]
+    tracemalloc.start()
+    with pytest.raises(IngestError, match="expands to more than 10 MB"):
+        parse(bomb, "bomb.pdf", limits=limits)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 * 2**20
+
+
 def test_pdf_over_the_page_limit_is_refused():
     with pytest.raises(IngestError, match="has 3 pages; the limit is 2"):
         parse(files.pdf(["a", "b", "c"]), "long.pdf", limits=Limits(max_pages=2))
