@@ -376,27 +376,34 @@ def test_a_weak_match_goes_to_the_model_which_may_say_it_is_not_covered(
     assert message.citations.filter(source_path="guide.md").exists(), "closest sources shown"
 
 
-def test_a_follow_up_is_rewritten_with_the_conversation_and_a_new_topic_is_not(
-    live_server_url, standin, person
+@pytest.mark.parametrize(
+    ("first", "then", "query"),
+    [
+        ("How do I upload documents?", "and how large may they be?", "maximum upload file size"),
+        ("怎么上传文档？", "那文件最大可以多大？", "上传文件的大小上限"),
+        ("How do I upload documents?", "What is the daily limit?", "daily question limit"),
+    ],
+    ids=["en-follow-up", "zh-follow-up", "new-topic"],
+)
+def test_with_a_key_the_fast_model_rewrites_each_question_with_the_conversation(
+    live_server_url, standin, person, first, then, query
 ):
-    first = ask(person, "How do I upload documents?")
-    stream(live_server_url, person, first)
-    standin.script_completion(Reply(text="maximum upload file size"))
+    first_message = ask(person, first)
+    stream(live_server_url, person, first_message)
+    standin.script_completion(Reply(text=query))
     follow_up = conversations.ask(
-        conversation=first.conversation, question="and how large may they be?", high_accuracy=False
+        conversation=first_message.conversation, question=then, high_accuracy=False
     )
 
     stream(live_server_url, person, follow_up)
 
     follow_up.refresh_from_db()
     rewrite = standin.completion_requests()[-1]["messages"]
-    assert [m["content"] for m in rewrite if m["role"] == "user"] == [
-        "How do I upload documents?",
-        "and how large may they be?",
-    ]
-    assert follow_up.standalone_question == "maximum upload file size"
+    assert [m["content"] for m in rewrite if m["role"] == "user"] == [first, then]
+    assert "If it starts a new topic" in rewrite[0]["content"]
+    assert follow_up.standalone_question == query
     # The answer itself is asked in the user's own words, with the conversation before it.
-    assert "and how large may they be?" in standin.chat_requests()[-1]["messages"][-1]["content"]
+    assert then in standin.chat_requests()[-1]["messages"][-1]["content"]
     assert LlmCall.objects.filter(message=follow_up, kind="rewrite").exists()
 
 
