@@ -50,11 +50,14 @@ def by_place(hits: list[Ranked]) -> list[Ranked]:
 
 
 def diversify(hits: list[Ranked], *, k: int, per_place: int) -> list[Ranked]:
-    """Keep the best `per_place` chunks of each place so one cannot fill every slot."""
+    """Keep the best `per_place` chunks of each whole document, and the best one of each page,
+    so one place cannot fill every slot: a page holds two or three chunks, and a second one of
+    the same page would push the next page out of sight."""
     seen: dict[Place, int] = {}
     chosen = []
     for hit in hits:
-        if seen.get(hit.place, 0) >= per_place:
+        cap = per_place if hit.place[1] is None else 1
+        if seen.get(hit.place, 0) >= cap:
             continue
         seen[hit.place] = seen.get(hit.place, 0) + 1
         chosen.append(hit)
