@@ -141,7 +141,7 @@ def covered_questions(count: int, user, seed: int = 7) -> tuple[list[str], list[
         seen.add(question)
         found = search(question, user=user, k=8)
         timings.append(found.timings)
-        if not found.low_confidence:
+        if not found.nothing_matches:  # the model is asked
             questions.append(question)
     return questions, timings
 
