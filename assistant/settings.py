@@ -175,6 +175,10 @@ EMBEDDING_DIMENSIONS = (
     env_int("EMBEDDING_DIMENSIONS", 1024, minimum=64) if EMBEDDING_PROVIDER == "qwen" else 512
 )
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2, minimum=1)
+# An English leg beside the local multilingual embedder (all-MiniLM-L6-v2, local, no key).
+EMBEDDING_EN = env_choice(
+    "EMBEDDING_EN", "minilm" if EMBEDDING_PROVIDER == "local" else "none", {"minilm", "none"}
+)
 
 # --- Limits and quotas ---------------------------------------------------------------------------
 UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 50, minimum=1)

@@ -197,6 +197,8 @@ class Chunk(models.Model):
     # Words the English configuration would mangle or miss: CJK character bigrams, identifiers.
     search_extra = models.TextField(blank=True)
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True)
+    # The English leg's vector (all-MiniLM-L6-v2); empty for mostly-CJK passages.
+    embedding_en = VectorField(dimensions=384, null=True)
     search_vector = models.GeneratedField(
         expression=(
             SearchVector("heading_path", config="english", weight="A")
@@ -217,6 +219,13 @@ class Chunk(models.Model):
             HnswIndex(
                 name="chunk_embedding_hnsw",
                 fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            HnswIndex(
+                name="chunk_embedding_en_hnsw",
+                fields=["embedding_en"],
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],

@@ -21,11 +21,11 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from assistant.lib.text import extra_terms
+from assistant.lib.text import extra_terms, mostly_cjk
 from assistant.llm.usage import embedding_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
-from ingest.embedders import get_embedder
+from ingest.embedders import get_embedder, get_english_embedder
 from ingest.models import Chunk, Collection, Document
 from ingest.parsers import IngestError, Limits, not_a_document, parse
 
@@ -266,7 +266,9 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     if texts:  # the calls happened (and may have cost money) whatever follows
         embedding_row(document.uploaded_by, texts, timings.get("embed_s", 0) * 1000).save()
     clock = time.perf_counter()
-    _swap_chunks(document, claim, drafts, vectors)
+    english = english_vectors(texts)
+    lap("embed_en_s")
+    _swap_chunks(document, claim, drafts, vectors, english)
     lap("write_s")
     Document.objects.filter(pk=document.pk).update(timings=timings)
 
@@ -277,8 +279,25 @@ def embedding_text(title: str, draft: Draft) -> str:
     return f"{context}\n{draft.text}" if context else draft.text
 
 
+def english_vectors(texts: list[str]) -> list[list[float] | None]:
+    """The English leg's vectors (see ingest.embedders); None for a mostly-CJK passage, or for
+    all when the leg is off."""
+    embedder = get_english_embedder()
+    wanted = [i for i, text in enumerate(texts) if embedder and not mostly_cjk(text)]
+    vectors: list[list[float] | None] = [None] * len(texts)
+    for start in range(0, len(wanted), EMBED_GROUP):
+        group = wanted[start : start + EMBED_GROUP]
+        for i, vector in zip(group, embedder.embed([texts[i] for i in group]), strict=True):
+            vectors[i] = vector
+    return vectors
+
+
 def _swap_chunks(
-    document: Document, claim: uuid.UUID, drafts: list[Draft], vectors: list[list[float]]
+    document: Document,
+    claim: uuid.UUID,
+    drafts: list[Draft],
+    vectors: list[list[float]],
+    english: list[list[float] | None],
 ) -> None:
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document.pk)
@@ -300,8 +319,11 @@ def _swap_chunks(
                     token_count=draft.token_count,
                     search_extra=extra_terms(f"{draft.heading_path} {draft.text}"),
                     embedding=vector,
+                    embedding_en=vector_en,
                 )
-                for ordinal, (draft, vector) in enumerate(zip(drafts, vectors, strict=True))
+                for ordinal, (draft, vector, vector_en) in enumerate(
+                    zip(drafts, vectors, english, strict=True)
+                )
             ],
             batch_size=500,
         )

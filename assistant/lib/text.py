@@ -264,6 +264,12 @@ def topic_words(text: str) -> str:
     return WORD.sub(lambda m: " " if m.group(0).lower() in STOP_WORDS else m.group(0), text)
 
 
+def mostly_cjk(text: str) -> bool:
+    """True when CJK characters are most of the text's letters."""
+    cjk = sum(len(run) for run in CJK.findall(text))
+    return cjk > 0 and cjk >= len(WORD.findall(text)) * 2
+
+
 def estimate_tokens(text: str) -> int:
     """A rough count for servers that report no usage: ~4 characters a token, CJK 1 each."""
     cjk = sum(len(run) for run in CJK.findall(text))

@@ -13,13 +13,15 @@ EF_SEARCH_MAX = 800
 # restores the order.
 DENSE_SQL = """
 SELECT id, distance, document_id, page_start FROM (
-    SELECT c.id, c.embedding <=> %s::vector AS distance, c.document_id, c.page_start
+    SELECT c.id, c.{column} <=> %s::vector AS distance, c.document_id, c.page_start
     FROM ingest_chunk c
-    WHERE c.collection_id IN ({allowed}) AND c.embedding IS NOT NULL
-    ORDER BY c.embedding <=> %s::vector
+    WHERE c.collection_id IN ({allowed}) AND c.{column} IS NOT NULL
+    ORDER BY c.{column} <=> %s::vector
     LIMIT %s
 ) nearest ORDER BY distance
 """
+# The deployment's embedder, and the English leg (see ingest.embedders).
+COLUMNS = ("embedding", "embedding_en")
 
 
 def ef_search(chunks: int) -> int:
@@ -27,7 +29,9 @@ def ef_search(chunks: int) -> int:
     return next((ef for below, ef in EF_SEARCH_STEPS if chunks < below), EF_SEARCH_MAX)
 
 
-def nearest(cursor, vector: str, *, allowed: tuple[str, tuple], limit: int) -> list[tuple]:
+def nearest(
+    cursor, vector: str, *, allowed: tuple[str, tuple], limit: int, column: str = "embedding"
+) -> list[tuple]:
     """(chunk id, distance, document id, first page) of the `limit` nearest chunks, nearest
     first. Must run inside a transaction: the HNSW settings are SET LOCAL."""
     allowed_sql, allowed_params = allowed
@@ -36,5 +40,8 @@ def nearest(cursor, vector: str, *, allowed: tuple[str, tuple], limit: int) -> l
     cursor.execute("SET LOCAL hnsw.ef_search = %s", [max(limit, ef_search(chunks))])
     # Permission filters must not starve the top-k: keep scanning the graph until k rows pass.
     cursor.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-    cursor.execute(DENSE_SQL.format(allowed=allowed_sql), [vector, *allowed_params, vector, limit])
+    if column not in COLUMNS:
+        raise ValueError(f"no vector column {column!r}")
+    sql = DENSE_SQL.format(allowed=allowed_sql, column=column)
+    cursor.execute(sql, [vector, *allowed_params, vector, limit])
     return cursor.fetchall()

@@ -1,8 +1,9 @@
-"""Hybrid retrieval: dense (`dense`) + lexical (`lexical`), fused by reciprocal rank and
-diversified across places, pages of a PDF or whole pages of a site (`fusion`); the chosen
-passages read in full, neighbours merged, under a token budget.
+"""Hybrid retrieval: dense (`dense`: the deployment's embedder, and for a question without CJK
+the English leg) + lexical (`lexical`), fused by reciprocal rank and diversified across places,
+pages of a PDF or whole pages of a site (`fusion`); the chosen passages read in full, neighbours
+merged, under a token budget.
 
-Access control is part of both SQL queries: the scan is restricted to the collections the user
+Access control is part of every SQL query: the scan is restricted to the collections the user
 may read (a subquery built from `Collection.objects.readable_by`), never filtered afterwards.
 """
 
@@ -17,7 +18,7 @@ from django.db import connection, transaction
 
 from assistant.lib.text import CJK
 from ingest import embedding_space
-from ingest.embedders import get_embedder
+from ingest.embedders import get_embedder, get_english_embedder
 from ingest.embedding_space import vector_literal
 from ingest.models import Collection, format_pages
 from ingest.rerankers import get_reranker
@@ -128,12 +129,20 @@ def search(
     embedder = get_embedder()
     dense_ok = embedding_space.matches(embedder)
     vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
+    # The English leg reads no Chinese: a question with CJK in it is not asked of it.
+    english = None if CJK.search(query) else get_english_embedder()
+    vector_en = vector_literal(english.embed([query])[0]) if english else None
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
     clock = time.perf_counter()
     # SET LOCAL only lasts inside a transaction: without one the HNSW settings never apply.
     with transaction.atomic(), connection.cursor() as cursor:
         allowed = (allowed_sql, allowed_params)
         dense = nearest(cursor, vector, allowed=allowed, limit=candidates) if vector else []
+        dense_en = (
+            nearest(cursor, vector_en, allowed=allowed, limit=candidates, column="embedding_en")
+            if vector_en
+            else []
+        )
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
         cursor.execute(*bm25_query(query, allowed=allowed, limit=candidates))
@@ -142,8 +151,10 @@ def search(
     clock = time.perf_counter()
     dense_rank = ranks([chunk_id for chunk_id, *_ in dense])
     lexical_rank = ranks([chunk_id for chunk_id, *_ in lexical])
-    fused = reciprocal_rank(dense_rank, lexical_rank)
-    place_of = {chunk_id: (document, page) for chunk_id, _, document, page in [*dense, *lexical]}
+    fused = reciprocal_rank(dense_rank, lexical_rank, ranks([row[0] for row in dense_en]))
+    place_of = {
+        chunk_id: (document, page) for chunk_id, _, document, page in [*dense, *lexical, *dense_en]
+    }
     ranked = by_place(
         [Ranked(chunk_id, place_of[chunk_id], score) for chunk_id, score in fused.items()]
     )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
-from ingest.embedders import LocalEmbedder, QwenEmbedder, get_embedder
+from ingest.embedders import LocalEmbedder, QwenEmbedder, get_embedder, get_english_embedder
 from tests.support.qwen_standin import Reply
 
 
@@ -24,6 +26,25 @@ def test_local_embedder_gives_unit_vectors_of_512_dimensions_across_languages():
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     # The multilingual model puts a question and its translation nearer than an unrelated line.
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_the_english_leg_reads_meaning_from_the_bundled_minilm_without_torch():
+    embedder = get_english_embedder()
+
+    vectors = np.array(
+        embedder.embed(
+            [
+                "How do I reclaim disk space after deleting rows?",
+                "VACUUM FULL rewrites the table to return space to the operating system.",
+                "The weather is nice today.",
+            ]
+        )
+    )
+
+    assert vectors.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+    assert vectors[0] @ vectors[1] > 0.3 > vectors[0] @ vectors[2]
+    assert importlib.util.find_spec("torch") is None, "installed without its torch dependencies"
 
 
 def test_qwen_embedder_sends_batches_of_at_most_ten(standin):

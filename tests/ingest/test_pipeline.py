@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Count, Q
 
 from ingest import pipeline
 from ingest.models import Chunk, Document
@@ -145,6 +146,21 @@ def test_chinese_text_becomes_chunks_a_chinese_keyword_finds(collection):
             ["清理 & 空间"],
         )
         assert cursor.fetchall() == [(0,)]
+
+
+def test_english_passages_get_the_english_legs_vector_and_chinese_ones_do_not(collection, settings):
+    ingest(collection, "en.md", b"# Backups\n\nRun pg_dump every night to back up.")
+    ingest(collection, "zh.md", "# 备份\n\n每天晚上运行备份命令，把数据库导出到文件。".encode())
+    settings.EMBEDDING_EN = "none"
+    ingest(collection, "off.md", b"# Restore\n\nLoad the dump with pg_restore.")
+
+    with_vector = dict(
+        Chunk.objects.values_list("document__source_path").annotate(
+            n=Count("pk", filter=Q(embedding_en__isnull=False))
+        )
+    )
+
+    assert with_vector == {"en.md": 1, "zh.md": 0, "off.md": 0}
 
 
 def test_paths_inside_a_folder_stay_distinct(collection):

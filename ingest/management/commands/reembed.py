@@ -1,4 +1,6 @@
-"""`manage.py reembed`: move every chunk into the configured embedder's vector space."""
+"""`manage.py reembed [--english-only]`: move every chunk into the configured embedder's vector
+space, and give it the English leg's vector (`EMBEDDING_EN`); `--english-only` leaves the main
+vectors as they are (after an upgrade that brought the English leg)."""
 
 from __future__ import annotations
 
@@ -13,23 +15,31 @@ from ingest.chunking import Draft
 from ingest.embedders import get_embedder
 from ingest.embedding_space import vector_literal
 from ingest.models import Chunk
-from ingest.pipeline import embedding_text
+from ingest.pipeline import embedding_text, english_vectors
 
-BATCH = 64
+BATCH = 256
 
 
 class Command(BaseCommand):
-    help = "Re-embed every chunk with the configured embedder (after changing it)."
+    help = "Re-embed every chunk with the configured embedders (after changing them)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--english-only",
+            action="store_true",
+            help="only compute the English leg's vectors; keep the main ones",
+        )
+
+    def handle(self, *args, english_only: bool, **options):
         ensure_migrated(self.stdout)
         embedder = get_embedder()
         started = time.monotonic()
-        # Vectors from two models never share the column: empty it first. Until a chunk is
-        # re-embedded it has no vector, so it is found by keywords only.
-        with transaction.atomic():
-            embedding_space.reset_column(embedder.dimensions)
-            embedding_space.record(embedder)
+        if not english_only:
+            # Vectors from two models never share the column: empty it first. Until a chunk is
+            # re-embedded it has no vector, so it is found by keywords only.
+            with transaction.atomic():
+                embedding_space.reset_column(embedder.dimensions)
+                embedding_space.record(embedder)
         ids = list(Chunk.objects.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), BATCH):
             chunks = list(
@@ -39,17 +49,26 @@ class Command(BaseCommand):
                 embedding_text(c.document.title, Draft(c.text, c.heading_path, None, None, 0))
                 for c in chunks
             ]
-            vectors = embedder.embed(texts)
+            english = [vector_literal(v) if v else None for v in english_vectors(texts)]
             with connection.cursor() as cursor:
-                # Raw SQL: the model field still names the old width until the next start.
                 cursor.executemany(
-                    "UPDATE ingest_chunk SET embedding = %s::vector WHERE id = %s",
-                    [(vector_literal(v), c.pk) for c, v in zip(chunks, vectors, strict=True)],
+                    "UPDATE ingest_chunk SET embedding_en = %s::vector WHERE id = %s",
+                    [(v, c.pk) for c, v in zip(chunks, english, strict=True)],
                 )
+                if not english_only:
+                    # Raw SQL: the model field still names the old width until the next start.
+                    cursor.executemany(
+                        "UPDATE ingest_chunk SET embedding = %s::vector WHERE id = %s",
+                        [
+                            (vector_literal(v), c.pk)
+                            for c, v in zip(chunks, embedder.embed(texts), strict=True)
+                        ],
+                    )
             done = min(start + BATCH, len(ids))
             self.stdout.write(f"\rRe-embedded {done}/{len(ids)} chunks", ending="")
             self.stdout.flush()
-        embedding_space.rebuild_index()
+        if not english_only:
+            embedding_space.rebuild_index()
         self.stdout.write(
             f"\nDone: {len(ids)} chunks now in {embedder.model} ({embedder.dimensions} dims), "
             f"{time.monotonic() - started:.1f} s."
