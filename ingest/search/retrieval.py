@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 60
 PER_PLACE = 2
-# Share of the question's IDF weight found in its top passages, below which the documents
-# probably do not cover it (calibrated on bench/questions: an unanswerable question names
-# things the corpus lacks or mentions only in passing). Not used for questions in Chinese, whose
-# character pairs straddle words and which may ask about English documents.
-MIN_COVERAGE = 0.33
+# Share of the question's IDF weight found in its top passages (the first three hits and the
+# first three by keywords), below which the documents probably do not cover it (calibrated on
+# bench/questions: an unanswerable question names things the corpus lacks or mentions only in
+# passing). Not used for questions in Chinese, whose character pairs straddle words and which may
+# ask about English documents.
+MIN_COVERAGE = 0.35
 # A passage this close in meaning is trusted whatever the keywords say (short or CJK queries).
 TRUSTED_SIMILARITY = 0.55
 MIN_SIMILARITY = 0.20
@@ -171,7 +172,12 @@ def search(
         hit.lexical_rank = lexical_rank.get(hit.chunk_id)
         hit.similarity = similarity.get(hit.chunk_id)
     timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
-    covered = coverage(query, [hit.chunk_id for hit in chosen[:3]])
+    # The best passages by rank and by keywords: the dense legs may lead with passages that
+    # share the meaning but few of the words, and coverage is about the words.
+    covered = coverage(
+        query,
+        list(dict.fromkeys([hit.chunk_id for hit in chosen[:3]] + [r[0] for r in lexical[:3]])),
+    )
     absent = absent_names(query, allowed=(allowed_sql, allowed_params))
     timings["total_ms"] = (time.perf_counter() - started) * 1000
     return Retrieval(
