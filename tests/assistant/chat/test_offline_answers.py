@@ -70,51 +70,35 @@ def test_offline_a_covered_question_gets_no_notice(person):
 
 
 @pytest.mark.parametrize(
-    ("first", "then", "heading"),
+    ("first", "then", "heading", "follows"),
     [
         (
             "How do I upload documents?",
             "What happens when my daily quota of questions runs out?",
             "Quotas",
+            False,
         ),
-        ("How do I upload documents?", "配额用完了怎么办？", "配额"),
-        ("怎么上传文档？", "配额用完了怎么办？", "配额"),
-    ],
-    ids=["en", "en-then-zh", "zh"],
-)
-def test_offline_a_new_topic_in_the_same_conversation_searches_the_new_topic(
-    person, first, then, heading
-):
-    conversation = Conversation.objects.create(owner=person)
-    answer(conversation, first)
-
-    message = answer(conversation, then)
-
-    assert message.standalone_question == then
-    assert first_heading(message) == heading
-
-
-@pytest.mark.parametrize(
-    ("first", "then", "heading"),
-    [
+        ("How do I upload documents?", "配额用完了怎么办？", "配额", False),
+        ("怎么上传文档？", "配额用完了怎么办？", "配额", False),
         (
             "How many questions may each person ask a day?",
             "and can administrators raise it?",
             "Quotas",
+            True,
         ),
-        ("怎么上传文档？", "那第二步呢？", "上传"),
+        ("怎么上传文档？", "那第二步呢？", "上传", True),
     ],
-    ids=["en", "zh"],
+    ids=["en-new-topic", "en-then-zh-new-topic", "zh-new-topic", "en-follow-up", "zh-follow-up"],
 )
-def test_offline_a_real_follow_up_is_searched_with_the_question_before_it(
-    person, first, then, heading
+def test_offline_a_follow_up_is_searched_with_the_question_before_it_and_a_new_topic_alone(
+    person, first, then, heading, follows
 ):
     conversation = Conversation.objects.create(owner=person)
     answer(conversation, first)
 
     message = answer(conversation, then)
 
-    assert message.standalone_question == f"{first} {then}"
+    assert message.standalone_question == (f"{first} {then}" if follows else then)
     assert first_heading(message) == heading
 
 
