@@ -160,7 +160,12 @@ RERANK_PROVIDER = env_choice(
 QWEN_RERANK_MODEL = env_str("QWEN_RERANK_MODEL", "gte-rerank-v2")
 QWEN_RERANK_URL = env_str("QWEN_RERANK_URL")  # empty: text-rerank on QWEN_BASE_URL's host
 RERANK_CANDIDATES = env_int("RERANK_CANDIDATES", 30, minimum=2)
-QUERY_REWRITE = env_choice("QUERY_REWRITE", "always", {"always", "follow-ups", "off"})
+# A local model on CPU takes seconds to rewrite, so it rewrites only follow-ups by default.
+QUERY_REWRITE = env_choice(
+    "QUERY_REWRITE",
+    "always" if ANSWER_PROVIDER == "qwen" else "follow-ups",
+    {"always", "follow-ups", "off"},
+)
 
 # --- Embeddings: one vector space per deployment -----------------------------------------------
 EMBEDDING_PROVIDER = env_choice("EMBEDDING_PROVIDER", "local", {"local", "qwen"})

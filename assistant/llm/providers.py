@@ -129,7 +129,7 @@ class ChatProvider:
     async def complete(
         self, messages: list[dict[str, str]], *, tier: Tier, max_tokens: int
     ) -> tuple[str, Usage, str]:
-        """One short reply, not streamed (the follow-up rewrite): its text, usage and model.
+        """One short reply, not streamed (the query rewrite): its text, usage and model.
         Raises ProviderError like `stream`."""
         model = self.model_for(tier)
         try:
