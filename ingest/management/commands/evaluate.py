@@ -61,7 +61,8 @@ class Command(BaseCommand):
             rows = [answer_row(item, target, user) for item in items]
             report = summarise_answers(rows)
         else:
-            rows = [self._retrieval_row(item, target) for item in items]
+            reader = get_user_model()(is_superuser=True)  # reads everything; scoped to the target
+            rows = [self._retrieval_row(item, target, reader) for item in items]
             report = summarise(rows, k)
         self._store(answers, target, questions, len(items), report)
         if options["as_json"]:
@@ -73,14 +74,9 @@ class Command(BaseCommand):
             if options["show_misses"]:
                 self._print_misses(rows, k)
 
-    def _retrieval_row(self, item: dict, target: Collection) -> dict:
+    def _retrieval_row(self, item: dict, target: Collection, reader) -> dict:
         # Twenty passages hold the ten distinct documents that MRR@10 by document needs.
-        found = search(
-            item["q"],
-            user=get_user_model()(is_superuser=True),  # reads everything; scoped to the target
-            collection_ids=[target.pk],
-            k=20,
-        )
+        found = search(item["q"], user=reader, collection_ids=[target.pk], k=20)
         return {
             **item,
             "places": [Place(h.source_path, h.page_start, h.page_end) for h in found.hits],
