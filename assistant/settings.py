@@ -83,6 +83,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# The web server (assistant/asgi.py turns this on) shares a pool of at most
+# DATABASE_POOL_MAX_SIZE connections between its threads; Celery's forked workers keep Django's
+# one connection per thread.
+if env_bool("DATABASE_POOL", False):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": env_int("DATABASE_POOL_MAX_SIZE", 16, minimum=2),
+        "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 30.0),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -194,6 +204,8 @@ QUOTA_TOKENS_PER_DAY = env_int("QUOTA_TOKENS_PER_DAY", 200_000, minimum=0)
 QUOTA_COST_PER_MONTH = env_float("QUOTA_COST_PER_MONTH", 20.0)  # USD
 # Abuse limits: answers one user may have open at once, the longest question, login attempts.
 MAX_OPEN_STREAMS_PER_USER = env_int("MAX_OPEN_STREAMS_PER_USER", 3, minimum=0)
+# Threads the answer streams of one web process share for their database work (assistant/asgi.py).
+STREAM_THREADS = env_int("STREAM_THREADS", 4, minimum=1)
 QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 4000, minimum=10)
 LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, minimum=1)
 LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, minimum=1)

@@ -340,15 +340,53 @@ async def read_stream(client, stream: Stream, start_at: float) -> None:
             if response.status_code != 200:
                 stream.error = f"HTTP {response.status_code}"
                 return
-            pending = b""
-            async for data in response.aiter_raw():
-                now = time.monotonic()
-                *events, pending = (pending + data).split(b"\n\n")
-                for event in events:
-                    if event.startswith(b"event: delta"):
-                        stream.deltas.append(now)
-                    elif event.startswith(b"event: done"):
-                        stream.done = True
+            await read_events(response, stream)
+    except httpx.HTTPError as error:
+        stream.error = type(error).__name__
+    finally:
+        stream.closed = time.monotonic()
+
+
+async def read_events(response, stream: Stream) -> None:
+    """Timestamp every upstream delta as it arrives. The app may send deltas that piled up as
+    one event; each stand-in delta is one word, so an event's words say how many it carries."""
+    pending = b""
+    async for data in response.aiter_raw():
+        now = time.monotonic()
+        *events, pending = (pending + data).split(b"\n\n")
+        for event in events:
+            if event.startswith(b"event: delta"):
+                words = b" ".join(
+                    line[5:] for line in event.split(b"\n") if line.startswith(b"data:")
+                ).split()
+                stream.deltas.extend([now] * max(len(words), 1))
+            elif event.startswith(b"event: done"):
+                stream.done = True
+
+
+async def read_direct(client, stream: Stream, start_at: float) -> None:
+    """The floor: the same client reading the stand-in's stream itself, no app between."""
+    import httpx
+
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    stream.opened = time.monotonic()
+    body = {
+        "model": "qwen-plus",
+        "stream": True,
+        "max_tokens": 800,
+        "messages": [{"role": "user", "content": f"Question: {stream.question}"}],
+    }
+    try:
+        async with client.stream("POST", "/chat/completions", json=body) as response:
+            stream.status = response.status_code
+            if response.status_code != 200:
+                stream.error = f"HTTP {response.status_code}"
+                return
+            async for line in response.aiter_lines():
+                if line == "data: [DONE]":
+                    stream.done = True
+                elif line.startswith("data: ") and '"content":"' in line:
+                    stream.deltas.append(time.monotonic())
     except httpx.HTTPError as error:
         stream.error = type(error).__name__
     finally:
@@ -365,8 +403,18 @@ async def prepare(clients, streams: list[Stream], parallel: int = 8) -> None:
     await asyncio.gather(*(one(stream) for stream in streams))
 
 
-async def run_levels(args, url: str, users: list[str], questions: list[str], watch) -> list[Level]:
+async def run_levels(
+    args, url: str, standin_url: str, users: list[str], questions: list[str], watch
+) -> tuple[list[Level], list[list[Stream]]]:
+    import httpx
+
     clients = [await log_in(url, name) for name in users]
+    direct = httpx.AsyncClient(
+        base_url=standin_url,
+        timeout=httpx.Timeout(300),
+        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
+    )
+    floors: list[list[Stream]] = []
     pool = iter(questions)
 
     def take(count: int) -> list[Stream]:
@@ -385,14 +433,11 @@ async def run_levels(args, url: str, users: list[str], questions: list[str], wat
         sampler.start()
         profiler = start_profiler(args.profile, watch["app"], count)
         started = time.monotonic()
-        if count == 1:
-            for stream in streams:
-                await read_stream(clients[stream.user], stream, 0)
-        else:
-            gap = args.ramp_s / count
-            await asyncio.gather(
-                *(read_stream(clients[s.user], s, started + i * gap) for i, s in enumerate(streams))
-            )
+        await open_level(
+            streams,
+            lambda s, at: read_stream(clients[s.user], s, at),
+            0 if count == 1 else args.ramp_s,
+        )
         seconds = time.monotonic() - started
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
@@ -412,9 +457,24 @@ async def run_levels(args, url: str, users: list[str], questions: list[str], wat
             )
         )
         print(f"  {count} streams: {seconds:.1f} s, {loadavg()}", file=sys.stderr)
-    for client in clients:
+        floor = [Stream(f"direct {count} {i}", user=0) for i in range(len(streams))]
+        await open_level(floor, lambda s, at: read_direct(direct, s, at), args.ramp_s)
+        floors.append(floor)
+        print(f"  {count} streams straight from the stand-in: {loadavg()}", file=sys.stderr)
+    for client in [*clients, direct]:
         await client.aclose()
-    return levels
+    return levels, floors
+
+
+async def open_level(streams: list[Stream], read, ramp_s: float) -> None:
+    """One after another for a level of 1, else spread evenly over `ramp_s` seconds."""
+    started = time.monotonic()
+    if len(streams) == 1 or ramp_s == 0:
+        for stream in streams:
+            await read(stream, 0)
+        return
+    gap = ramp_s / len(streams)
+    await asyncio.gather(*(read(s, started + i * gap) for i, s in enumerate(streams)))
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -435,6 +495,24 @@ def stored_outcomes(message_ids: list[int]) -> dict[int, tuple[str, str, int | N
         "pk", "status", "provider", "first_token_ms"
     )
     return {pk: (status, provider, first) for pk, status, provider, first in rows}
+
+
+def pair(values: list[float]) -> dict:
+    return {"p50": percentile(values, 0.50), "p95": percentile(values, 0.95)}
+
+
+def summarise_floor(streams: list[Stream], upstream: dict[str, dict]) -> dict:
+    """The same figures for the client reading the stand-in directly."""
+    added, relay, errors = [], [], 0
+    for s in streams:
+        up = upstream.get(s.question)
+        if s.error or up is None or not s.done or len(s.deltas) < len(up["flushed"]):
+            errors += 1
+            continue
+        flushed = up["flushed"]
+        added.append((s.deltas[0] - s.opened - (flushed[0] - up["received"])) * 1000)
+        relay.extend((c - u) * 1000 for c, u in zip(s.deltas, flushed, strict=False))
+    return {"errors": errors, "added_first_token_ms": pair(added), "token_relay_ms": pair(relay)}
 
 
 def summarise(level: Level, upstream: dict[str, dict], stored: dict) -> dict:
@@ -478,9 +556,6 @@ def summarise(level: Level, upstream: dict[str, dict], stored: dict) -> dict:
     for _, step in edges:
         open_now += step
         peak_open = max(peak_open, open_now)
-
-    def pair(values: list[float]) -> dict:
-        return {"p50": percentile(values, 0.50), "p95": percentile(values, 0.95)}
 
     grown = max(0, level.rss_peak - level.rss_before)
     return {
@@ -536,10 +611,13 @@ def print_report(report: dict) -> None:
     print()
     print(
         "| streams | errors | added before 1st token p50 / p95 (ms) | before upstream "
-        "| = request setup | + pipeline | 1st-token relay | per-token relay | gap stretch |"
+        "| = request setup | + pipeline | 1st-token relay | per-token relay | gap stretch "
+        "| direct floor: added / per-token |"
     )
-    print("|" + "---|" * 9)
+    print("|" + "---|" * 10)
     for row in report["levels"]:
+        floor = row["floor"]
+        floor_errors = f" ({floor['errors']} errors)" if floor["errors"] else ""
         errors = str(row["errors"])
         if row["error_kinds"]:
             errors += " (" + ", ".join(f"{k}: {v}" for k, v in row["error_kinds"].items()) + ")"
@@ -547,7 +625,9 @@ def print_report(report: dict) -> None:
             f"| {level_label(row)} | {errors} | **{ms(row['added_first_token_ms'])}** "
             f"| {ms(row['before_upstream_ms'])} | {ms(row['request_setup_ms'])} "
             f"| {ms(row['pipeline_before_upstream_ms'])} | {ms(row['first_token_relay_ms'])} "
-            f"| {ms(row['token_relay_ms'])} | {ms(row['gap_stretch_ms'])} |"
+            f"| {ms(row['token_relay_ms'])} | {ms(row['gap_stretch_ms'])} "
+            f"| {ms(floor['added_first_token_ms'])} / {ms(floor['token_relay_ms'])}"
+            f"{floor_errors} |"
         )
     print()
     print(
@@ -598,7 +678,7 @@ def print_report(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=100_000)
-    parser.add_argument("--streams", default="1,50,200,500")
+    parser.add_argument("--streams", default="1,50,200,500,1000")
     parser.add_argument("--samples", type=int, default=30, help="sequential streams at level 1")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--first-token-ms", type=int, default=300)
@@ -654,7 +734,9 @@ def main() -> None:
                 "postmaster": postmaster,
                 "pids": {"app": app.pid, "standin": standin.pid, "client": os.getpid()},
             }
-            levels = asyncio.run(run_levels(args, url, users, questions, watch))
+            levels, floors = asyncio.run(
+                run_levels(args, url, standin_url, users, questions, watch)
+            )
             upstream = fetch_upstream(standin_url)
         finally:
             for process in reversed(processes):
@@ -686,7 +768,10 @@ def main() -> None:
             "samples": args.samples,
             "users": args.users,
         },
-        "levels": [summarise(level, upstream, stored) for level in levels],
+        "levels": [
+            summarise(level, upstream, stored) | {"floor": summarise_floor(floor, upstream)}
+            for level, floor in zip(levels, floors, strict=True)
+        ],
         "app_log": app_log,
         "retrieval_runs": len(retrieval),
         "retrieval_ms": {

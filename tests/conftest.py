@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from assistant.lib import notify
 from assistant.lib.embedded_db import EmbeddedPostgres
 from tests.support import app_server
 from tests.support.embedded_db_plugin import free_port
@@ -69,6 +70,14 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         text=True,
         timeout=240,
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _listener_closed_before_the_database_is_dropped(django_db_setup) -> Iterator[None]:
+    """This process's LISTEN connection (answers started in-process open it) holds the test
+    database open; it must go before the database is dropped."""
+    yield
+    notify.close()
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ closed tab (the generator is cancelled) or the Stop button still leaves a stored
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -21,11 +22,12 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.urls import reverse
 
-from assistant.chat.conversations import settle_quota
+from assistant.chat.conversations import record_calls, settle_quota
 from assistant.chat.followups import is_follow_up
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Citation, Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
+from assistant.lib import notify
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
 from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages, says_not_covered
@@ -53,11 +55,35 @@ NOTHING_MATCHES = (
     "Nothing in the documents you can read matches this question, so I won't guess. "
     "Try other words, or ask an admin to add a document that covers it."
 )
+STOPPED = "Stopped before the end."
+# What the pipeline writes when the answer ends, and when it is cancelled.
+UNFINISHED_FIELDS = (
+    "status",
+    "notice",
+    "text",
+    "html",
+    "total_ms",
+    "first_token_ms",
+    "standalone_question",
+)
+FINAL_FIELDS = (
+    *UNFINISHED_FIELDS,
+    "error",
+    "provider",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "first_token_ms",
+    "unknown_markers",
+    "content_gap",
+    "cache_key",
+    "cached",
+)
 MAY_NOT_COVER = (
     "These passages may not answer your question: the documents you can read don't seem to "
     "cover it. They are the closest matches."
 )
-STOP_POLL_S = 0.3
 HISTORY_TURNS = 3
 REWRITE_RULES = (
     "Rewrite the user's last message as one standalone search query for the organisation's "
@@ -90,52 +116,90 @@ class Event:
     data: Any
 
 
-class _Stopped(Exception):
-    pass
+def merge_deltas(events: list[Event]) -> list[Event]:
+    """Consecutive text as one event: what a client that fell behind gets in one write."""
+    merged: list[Event] = []
+    for event in events:
+        if merged and event.kind == Kind.DELTA and merged[-1].kind == Kind.DELTA:
+            merged[-1] = Event(Kind.DELTA, merged[-1].data + event.data)
+        else:
+            merged.append(event)
+    return merged
 
 
 async def answer_events(message: Message, *, user, use_cache: bool = True) -> AsyncIterator[Event]:
     """Run the pipeline for an assistant message (already checked to belong to `user`).
     `use_cache=False` always writes a new answer (an evaluation measures the model, not the
-    cache)."""
+    cache).
+
+    Stop reaches the pipeline wherever it waits (retrieval, the rewrite, a retry's backoff, the
+    next token): a NOTIFY from any web process wakes a watcher, which cancels the task reading
+    these events. The task must not await anything else between events (none of ours does)."""
     if message.is_finished:
         yield Event(Kind.DONE, message)
         return
-    claimed = await Message.objects.filter(pk=message.pk, status=Message.Status.CREATED).aupdate(
-        status=Message.Status.RETRIEVING
-    )
-    if not claimed:
-        # Another connection is answering it (a second tab): follow it to the end.
-        yield Event(Kind.DONE, await _wait_until_finished(message.pk))
-        return
-    run = _Run(message, user, use_cache=use_cache)
-    try:
-        async for event in run.events():
-            yield event
-    except _Stopped:
-        await run.save_unfinished()
-        yield Event(Kind.DONE, run.message)
-    finally:
-        await asyncio.shield(run.save_unfinished())
+    async with notify.waiting(notify.STOP, str(message.pk)) as stop:
+        claimed = await Message.objects.filter(
+            pk=message.pk, status=Message.Status.CREATED, stop_requested=False
+        ).aupdate(status=Message.Status.RETRIEVING)
+        if not claimed:
+            # Stopped before it started, or another connection is answering it (a second tab):
+            # follow it to the end.
+            yield Event(Kind.DONE, await _wait_until_finished(message.pk))
+            return
+        run = _Run(message, user, use_cache=use_cache)
+        watcher = asyncio.create_task(run.watch(stop, asyncio.current_task()))
+        try:
+            async for event in run.events():
+                yield event
+        except asyncio.CancelledError:
+            if not run.stopped:
+                raise
+            asyncio.current_task().uncancel()
+            await run.save_unfinished()
+            yield Event(Kind.DONE, run.message)
+        finally:
+            watcher.cancel()
+            await asyncio.shield(run.save_unfinished())
 
 
 def answer_fully(message: Message, *, user, use_cache: bool = True) -> None:
-    """Run the pipeline to its end from synchronous code (the no-JavaScript form, the API)."""
+    """Run the pipeline to its end from synchronous code (the no-JavaScript form)."""
+    async_to_sync(drain)(message, user=user, use_cache=use_cache)
 
-    async def drain() -> None:
-        async for _ in answer_events(message, user=user, use_cache=use_cache):
-            pass
 
-    async_to_sync(drain)()
+async def drain(message: Message, *, user, use_cache: bool = True) -> None:
+    """Run the pipeline to its end, reading no event (the API's answer without streaming)."""
+    async for _ in answer_events(message, user=user, use_cache=use_cache):
+        pass
 
 
 async def _wait_until_finished(message_id: int, timeout_s: float = 300) -> Message:
+    """The message once it is finished (or as it is after `timeout_s`): woken by the NOTIFY its
+    stream sends when it ends, not by polling."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        message = await Message.objects.aget(pk=message_id)
-        if message.is_finished or time.monotonic() > deadline:
-            return message
-        await asyncio.sleep(0.5)
+    async with notify.waiting(notify.DONE, str(message_id)) as done:
+        while True:
+            message = await Message.objects.select_related("conversation").aget(pk=message_id)
+            if message.status == Message.Status.CREATED and message.stop_requested:
+                return await sync_to_async(_cancel_unstarted)(message)
+            if message.is_finished or time.monotonic() > deadline:
+                return message
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                    await done.wait()
+            done.clear()
+
+
+def _cancel_unstarted(message: Message) -> Message:
+    """Stop pressed before the stream claimed the answer: it ends cancelled, nothing used."""
+    Message.objects.filter(pk=message.pk, status=Message.Status.CREATED).update(
+        status=Message.Status.CANCELLED, notice=STOPPED
+    )
+    settle_quota(message)
+    notify.send(notify.DONE, str(message.pk))
+    message.refresh_from_db()
+    return message
 
 
 @dataclass
@@ -161,34 +225,38 @@ class _Run:
         self.hits: list[Hit] = []
         self.outcome = Outcome()
         self.finished: Finished | None = None
+        self.writing = True  # Stop may cancel it until the answer is being stored
         self.done = False
+        self.stopped = False  # Stop was pressed (not the tab closed)
+
+    async def watch(self, stop: asyncio.Event, task: asyncio.Task) -> None:
+        """Cancel `task` once Stop is really requested; a wake-up may only mean "look again"."""
+        while True:
+            await stop.wait()
+            stop.clear()
+            if not self.writing:
+                return
+            stopped = Message.objects.filter(pk=self.message.pk, stop_requested=True)
+            if await stopped.aexists() and self.writing:
+                self.stopped = True
+                task.cancel()
+                return
 
     async def events(self) -> AsyncIterator[Event]:
         yield Event(Kind.STATUS, Message.Status.RETRIEVING)
         async for event in self._write():
             yield event
+        self.writing = False
         yield Event(Kind.DONE, await self._finalize())
 
     async def _write(self) -> AsyncIterator[Event]:
         """Retrieve, then write the answer as DELTA events; how it ended goes to self.outcome."""
         message = self.message
-        question, history = await self._question_and_history()
+        question, history, collection_ids = await sync_to_async(self._question_and_history)()
         provider = get_provider()
         standalone = await self._search_query(question, history, provider)
         message.standalone_question = standalone[:2000]
-        collection_ids = [c.pk async for c in message.conversation.collections.all()] or None
-        found = await sync_to_async(search)(
-            standalone, user=self.user, collection_ids=collection_ids, k=8
-        )
-        await LlmCall.objects.abulk_create(
-            search_rows(
-                self.user,
-                standalone,
-                found.timings,
-                rerank_tokens=found.rerank_tokens,
-                message=message,
-            )
-        )
+        found = await sync_to_async(self._retrieve)(standalone, collection_ids)
         self.hits = context(found.hits)
         if found.nothing_matches:
             message.content_gap = True
@@ -202,14 +270,12 @@ class _Run:
         tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
         message.cache_key = cache_key(standalone, self.hits, model)
-        if self.use_cache and (
-            cached := await _cached_answer(message.cache_key, exclude=message.pk)
-        ):
+        cached = await sync_to_async(self._cached_or_generating)()
+        if cached is not None:
             message.cached = True
             self.outcome = Outcome(provider=cached.provider, model=cached.model)
             yield self._delta(cached.text)
             return
-        await self._set_status(Message.Status.GENERATING)
         yield Event(Kind.STATUS, Message.Status.GENERATING)
         request = AnswerRequest(
             question=question,
@@ -238,9 +304,14 @@ class _Run:
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)
-            await self._record_call(
-                Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
-                first_token_ms=None,
+            await sync_to_async(record_calls)(
+                message,
+                [
+                    self._call(
+                        Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
+                        first_token_ms=None,
+                    )
+                ],
             )
             message.notice = (
                 f"{error.user_message} Meanwhile, here are quotes from the most "
@@ -265,9 +336,8 @@ class _Run:
         return Event(Kind.DELTA, text)
 
     async def _relay(self, stream: AsyncIterator[StreamEvent]) -> AsyncIterator[Event]:
-        """Pass deltas on, keeping the Finished event; watches for the Stop button. Closing the
-        stream cancels the request upstream."""
-        checked = time.monotonic()
+        """Pass deltas on, keeping the Finished event. Closing the stream (at the end, on Stop or
+        on a closed tab) cancels the request upstream."""
         try:
             async for event in stream:
                 if isinstance(event, Finished):
@@ -276,22 +346,16 @@ class _Run:
                 if self.message.first_token_ms is None:
                     self.message.first_token_ms = self._elapsed_ms()
                 yield self._delta(event.text)
-                if time.monotonic() - checked > STOP_POLL_S:
-                    checked = time.monotonic()
-                    if await Message.objects.filter(
-                        pk=self.message.pk, stop_requested=True
-                    ).aexists():
-                        raise _Stopped
         finally:
             await stream.aclose()
 
-    async def _question_and_history(self) -> tuple[str, list[dict[str, str]]]:
-        earlier = [
-            m
-            async for m in Message.objects.filter(
+    def _question_and_history(self) -> tuple[str, list[dict[str, str]], list[int] | None]:
+        """The question, the turns before it and the conversation's collections (None: all)."""
+        earlier = list(
+            Message.objects.filter(
                 conversation_id=self.message.conversation_id, pk__lt=self.message.pk
             ).order_by("-pk")[: 2 * HISTORY_TURNS + 1]
-        ]
+        )
         earlier.reverse()
         question = earlier[-1].text if earlier and earlier[-1].role == "user" else ""
         history = [
@@ -299,7 +363,24 @@ class _Run:
             for m in earlier[:-1]
             if m.text and (m.role == "user" or m.status == Message.Status.SUCCEEDED)
         ]
-        return question, history
+        collections = self.message.conversation.collections.values_list("pk", flat=True)
+        return question, history, list(collections) or None
+
+    def _retrieve(self, query: str, collection_ids: list[int] | None):
+        found = search(query, user=self.user, collection_ids=collection_ids, k=8)
+        rows = search_rows(
+            self.user, query, found.timings, rerank_tokens=found.rerank_tokens, message=self.message
+        )
+        record_calls(self.message, rows)
+        return found
+
+    def _cached_or_generating(self) -> Message | None:
+        """The stored answer to the same question from the same passages, or None, the
+        message then marked as being written."""
+        if self.use_cache and (cached := _cached_answer(self.message)):
+            return cached
+        self._set_status(Message.Status.GENERATING)
+        return None
 
     async def _search_query(self, question: str, history: list[dict[str, str]], provider) -> str:
         """What to search for. With a model, the fast model turns the question (a follow-up with
@@ -328,7 +409,7 @@ class _Run:
         except ProviderError as error:  # a failed rewrite must not fail the answer
             log.warning("query rewrite failed: %s", error)
             return question
-        await call_row(
+        row = call_row(
             self.user,
             self.message,
             provider.name,
@@ -337,18 +418,25 @@ class _Run:
             None,
             int((time.monotonic() - started) * 1000),
             kind=LlmCall.Kind.REWRITE,
-        ).asave()
+        )
+        await sync_to_async(record_calls)(self.message, [row])
         return " ".join(rewritten.split())[:500] or question
 
-    async def _set_status(self, status: str) -> None:
+    def _set_status(self, status: str) -> bool:
+        """Move an unfinished answer to `status`; False when it was already finished (the
+        sweeper closed it)."""
         self.message.status = status
-        await Message.objects.filter(pk=self.message.pk).aupdate(status=status)
+        return bool(
+            Message.objects.filter(pk=self.message.pk, status__in=Message.OPEN).update(
+                status=status
+            )
+        )
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
 
-    async def _record_call(self, outcome: Outcome, *, first_token_ms: int | None) -> None:
-        await call_row(
+    def _call(self, outcome: Outcome, *, first_token_ms: int | None) -> LlmCall:
+        return call_row(
             self.user,
             self.message,
             outcome.provider,
@@ -359,11 +447,10 @@ class _Run:
             outcome=outcome.call,
             cached=self.message.cached,
             fallback=outcome.fallback,
-        ).asave()
+        )
 
     async def _finalize(self) -> Message:
         message, outcome = self.message, self.outcome
-        await self._set_status(Message.Status.FINALIZING)
         text, dropped = drop_unknown_markers("".join(self.text), set(range(1, len(self.hits) + 1)))
         used = used_markers(text)
         message.text = text
@@ -379,39 +466,53 @@ class _Run:
             for n, hit in enumerate(self.hits, start=1)
         }
         message.html = render(text, sources)
-        await sync_to_async(_save_citations)(message, self.hits, used if outcome.cited else set())
-        await message.asave()
-        if outcome.provider:
-            await self._record_call(outcome, first_token_ms=message.first_token_ms)
-        await sync_to_async(settle_quota)(message)
+        calls = [self._call(outcome, first_token_ms=message.first_token_ms)]
+        await sync_to_async(self._store)(
+            FINAL_FIELDS,
+            calls if outcome.provider else [],
+            citations=used if outcome.cited else set(),
+        )
         self.done = True
         return message
+
+    def _store(self, fields: tuple[str, ...], calls: list[LlmCall], *, citations=None) -> None:
+        """Write how the answer ended, unless it was already finished elsewhere (the sweeper
+        closed it: that stands); record its calls; settle its quota once; tell followers."""
+        message = self.message
+        stored = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
+            **{name: getattr(message, name) for name in fields}
+        )
+        if stored and citations is not None:
+            _save_citations(message, self.hits, citations)
+        record_calls(message, calls)
+        settle_quota(message)
+        notify.send(notify.DONE, str(message.pk))
+        if not stored:
+            message.refresh_from_db()
 
     async def save_unfinished(self) -> None:
         """Cancelled (tab closed, Stop) or crashed: keep what was written, say how it ended."""
         if self.done:
             return
         self.done = True
+        self.writing = False
         message = self.message
-        stopped = await Message.objects.filter(pk=message.pk, stop_requested=True).aexists()
         message.status = Message.Status.CANCELLED
-        message.notice = "Stopped before the end." if stopped else "The connection closed early."
+        message.notice = STOPPED if self.stopped else "The connection closed early."
         message.text = "".join(self.text)
         message.html = render(message.text, {})
         message.total_ms = self._elapsed_ms()
-        await message.asave()
+        calls = []
         if self.text:
             usage = estimate_usage([{"content": message.standalone_question}], self.text)
-            await self._record_call(
-                Outcome(
-                    provider=message.provider or "unknown",
-                    model=message.model or "unknown",
-                    usage=usage,
-                    call=LlmCall.Outcome.CANCELLED,
-                ),
-                first_token_ms=message.first_token_ms,
+            outcome = Outcome(
+                provider=message.provider or "unknown",
+                model=message.model or "unknown",
+                usage=usage,
+                call=LlmCall.Outcome.CANCELLED,
             )
-        await sync_to_async(settle_quota)(message)
+            calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
+        await sync_to_async(self._store)(UNFINISHED_FIELDS, calls)
 
 
 def source_url(hit: Hit) -> str:
@@ -426,13 +527,15 @@ def cache_key(question: str, hits: list[Hit], model: str) -> str:
     return hashlib.sha256(f"{normalised}|{chunks}|{model}".encode()).hexdigest()
 
 
-async def _cached_answer(key: str, *, exclude: int) -> Message | None:
-    return await (
-        Message.objects.filter(cache_key=key, status=Message.Status.SUCCEEDED, cached=False)
-        .exclude(pk=exclude)
+def _cached_answer(message: Message) -> Message | None:
+    return (
+        Message.objects.filter(
+            cache_key=message.cache_key, status=Message.Status.SUCCEEDED, cached=False
+        )
+        .exclude(pk=message.pk)
         .exclude(provider="extractive")
         .order_by("-pk")
-        .afirst()
+        .first()
     )
 
 

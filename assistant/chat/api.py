@@ -6,7 +6,9 @@ import json
 import re
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -15,7 +17,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, Kind, answer_events, answer_fully
+from assistant.chat.answers import Event, Kind, answer_events, drain, merge_deltas
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.lib import sse
@@ -133,20 +135,30 @@ def _conversation_for(user, body: AskIn) -> tuple[Conversation, list[Collection]
         "responses": {
             200: {
                 "description": "The answer as JSON; with `stream: true`, `text/event-stream`: "
-                '`status` events ({"status"}), `delta` events ({"text"}) and one final '
-                "`done` event whose data is this same JSON.",
+                '`status` events ({"status", "message_id"}), `delta` events ({"text"}) and '
+                "one final `done` event whose data is this same JSON.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             429: {"description": "Over quota or too many open answers; see Retry-After."},
         }
     },
 )
-def ask(request, body: AskIn):
+async def ask(request, body: AskIn):
     """Retrieve from the collections you may read and answer with numbered citations.
 
-    Counts against your quota: one question, and its tokens once it ends.
-    """
+    Counts against your quota: one question, and its tokens once it ends. Stop an answer being
+    written with `POST /messages/{message_id}/stop` (its id is in the first `status` event)."""
     user = request.auth
+    message = await sync_to_async(_asked)(user, body)
+    if body.stream:
+        return sse.response(
+            answer_events(message, user=user), partial(_render, message_id=message.pk), merge_deltas
+        )
+    await drain(message, user=user)
+    return await sync_to_async(_answer)(user, message.pk)
+
+
+def _asked(user, body: AskIn) -> Message:
     conversation, collections = _conversation_for(user, body)
     message = conversations.ask(
         conversation=conversation,
@@ -154,19 +166,23 @@ def ask(request, body: AskIn):
         high_accuracy=body.high_accuracy,
         collections=collections,
     )
-    if body.stream:
-        return sse.response(answer_events(message, user=user), _render)
-    answer_fully(message, user=user)
-    return Message.objects.prefetch_related("citations").get(pk=message.pk)
+    message.conversation = conversation
+    return message
 
 
-def _render(item: Event) -> str:
+async def _render(item: Event, *, message_id: int) -> str:
     if item.kind == Kind.DELTA:
         return sse.event("delta", json.dumps({"text": item.data}, ensure_ascii=False))
     if item.kind == Kind.STATUS:
-        return sse.event("status", json.dumps({"status": str(item.data)}))
-    message = Message.objects.prefetch_related("citations").get(pk=item.data.pk)
-    return sse.event("done", json.dumps(answer_json(message), default=str, ensure_ascii=False))
+        status = {"status": str(item.data), "message_id": message_id}
+        return sse.event("status", json.dumps(status))
+    # The message is the asker's own: its ownership was checked before it streamed.
+    done = await sync_to_async(_stored_answer_json)(item.data.pk)
+    return sse.event("done", json.dumps(done, default=str, ensure_ascii=False))
+
+
+def _stored_answer_json(message_id: int) -> dict:
+    return answer_json(Message.objects.prefetch_related("citations").get(pk=message_id))
 
 
 class ConversationOut(Schema):
@@ -235,6 +251,22 @@ def _answer(user, message_id: int) -> Message:
         conversation__owner=user,
         role=Message.Role.ASSISTANT,
     )
+
+
+class StopOut(Schema):
+    message_id: int
+    status: str = Field(description="The answer's status when Stop was taken.")
+
+
+@router.post("/messages/{message_id}/stop", response={202: StopOut})
+def stop(request, message_id: int):
+    """Stop one of your answers being written, wherever it streams: it ends `cancelled` with the
+    text written so far (GET it, or read the stream's `done` event). Stopping a finished answer
+    changes nothing."""
+    message = _answer(request.auth, message_id)
+    if not message.is_finished:
+        conversations.request_stop(message)
+    return Status(202, {"message_id": message.pk, "status": message.status})
 
 
 @router.get("/messages/{message_id}", response=AnswerOut)

@@ -48,6 +48,7 @@ class Message(models.Model):
         CANCELLED = "cancelled", "Stopped"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING, Status.FINALIZING)
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"

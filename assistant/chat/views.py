@@ -7,11 +7,12 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, Kind, answer_events, answer_fully
+from assistant.chat.answers import Event, Kind, answer_events, answer_fully, merge_deltas
 from assistant.chat.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.chat.highlight import highlight, snippet
 from assistant.chat.models import Conversation, Feedback, Message
@@ -160,7 +161,7 @@ async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse
     if not user.is_authenticated:
         raise Http404
     message = await sync_to_async(_message_for)(user, message_id)
-    return sse.response(answer_events(message, user=user), render_event)
+    return sse.response(answer_events(message, user=user), render_event, merge_deltas)
 
 
 def _message_for(user, message_id: int) -> Message:
@@ -172,21 +173,23 @@ def _message_for(user, message_id: int) -> Message:
         raise Http404 from None
 
 
-def render_event(item: Event) -> str:
+async def render_event(item: Event) -> str:
+    """Text and status are written in the event loop; only the final message reads the
+    database (its citations and vote), in a thread."""
     if item.kind == Kind.DELTA:
-        return sse.event("delta", render_to_string("chat/_delta.html", {"text": item.data}))
+        return sse.event("delta", escape(item.data))
     if item.kind == Kind.STATUS:
-        label = Message.Status(item.data).label
-        return sse.event("status", label)
-    html = render_to_string("chat/_message.html", {"message": item.data, "final": True})
+        return sse.event("status", Message.Status(item.data).label)
+    html = await sync_to_async(render_to_string)(
+        "chat/_message.html", {"message": item.data, "final": True}
+    )
     return sse.event("done", html)
 
 
 @login_required
 @require_POST
 def stop(request: HttpRequest, message_id: int) -> HttpResponse:
-    message = _message(request, message_id)
-    Message.objects.filter(pk=message.pk).update(stop_requested=True)
+    conversations.request_stop(_message(request, message_id))
     return HttpResponse(status=204)
 
 

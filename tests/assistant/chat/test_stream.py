@@ -52,7 +52,9 @@ def stream(live_server_url: str, user, message: Message) -> list:
 def test_deltas_arrive_in_order_and_the_answer_is_stored(live_server_url, standin, person):
     standin.script(
         Reply(
-            chunks=["Each ", "person ", "may ", "ask ", "200 ", "a day ", "[1]."], prompt_tokens=321
+            chunks=["Each ", "person ", "may ", "ask ", "200 ", "a day ", "[1]."],
+            prompt_tokens=321,
+            chunk_delay_s=0.05,  # a client that keeps up gets each delta as it comes
         )
     )
     message = ask(person)
