@@ -385,7 +385,7 @@ async def read_direct(client, stream: Stream, start_at: float) -> None:
             async for line in response.aiter_lines():
                 if line == "data: [DONE]":
                     stream.done = True
-                elif line.startswith("data: ") and '"content":"' in line:
+                elif '"content": "' in line and '"content": ""' not in line:
                     stream.deltas.append(time.monotonic())
     except httpx.HTTPError as error:
         stream.error = type(error).__name__

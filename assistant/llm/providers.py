@@ -10,6 +10,7 @@ first token, never on 400/401/403, then the fallback models.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import time
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import cache
 
+import httpx2
 import openai
 from django.conf import settings
 
@@ -84,19 +86,22 @@ class ChatProvider:
         reasoning: list[str] = []
         try:
             async for chunk in self._chunks(model, messages, request.max_tokens):
-                if chunk.usage:
-                    usage = normalise_usage(chunk.usage)
-                for delta in (choice.delta for choice in chunk.choices):
+                if chunk.get("usage"):
+                    usage = normalise_usage(chunk["usage"])
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
                     # Reasoning goes to the logs, never to the user.
-                    reasoning.append(getattr(delta, "reasoning_content", None) or "")
-                    if not delta.content:
+                    reasoning.append(delta.get("reasoning_content") or "")
+                    content = delta.get("content")
+                    if not content:
                         continue
                     if first_token_s is None:
                         first_token_s = time.monotonic() - started
-                    text.append(delta.content)
-                    yield TextDelta(delta.content)
-        # The SDK wraps transport failures (a broken chunked stream too) in APIConnectionError.
-        except openai.OpenAIError as error:
+                    text.append(content)
+                    yield TextDelta(content)
+        # The SDK raises its errors for the request; reading the lines, a transport failure (a
+        # broken chunked stream too) is httpx2's (the SDK's HTTP client).
+        except (openai.OpenAIError, httpx2.HTTPError) as error:
             raise classify(error, relayed=bool(text)) from error
         finally:
             if thought := "".join(reasoning):
@@ -113,7 +118,10 @@ class ChatProvider:
         yield Finished(provider=self.name, model=model, usage=usage, first_token_s=first_token_s)
 
     async def _chunks(self, model: str, messages: list[dict[str, str]], max_tokens: int):
-        stream = await self.client.chat.completions.create(
+        """The stream's chunks as plain dicts. The SDK sends the request and raises its errors;
+        the server-sent lines are read here, because building the SDK's model objects for every
+        chunk cost more than all the rest of relaying it (bench/stream_latency.py)."""
+        async with self.client.chat.completions.with_streaming_response.create(
             model=model,
             messages=messages,  # type: ignore[arg-type]
             max_tokens=max_tokens,
@@ -121,9 +129,18 @@ class ChatProvider:
             stream_options={"include_usage": True},
             # Qwen3's thinking is only valid with stream=True.
             extra_body={"enable_thinking": True} if self.enable_thinking else None,
-        )
-        async with stream:
-            async for chunk in stream:
+        ) as response:
+            async for line in response.iter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                chunk = json.loads(data)
+                if chunk.get("error"):
+                    raise openai.APIError(
+                        str(chunk["error"]), response.http_response.request, body=chunk
+                    )
                 yield chunk
 
     async def complete(

@@ -108,12 +108,17 @@ def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
         page.locator(".message.status-cancelled").wait_for(timeout=15000)
         page.screenshot(path=ARTIFACTS / "4-stopped.png")
         stopped_notice = page.locator(".message.status-cancelled .notice").text_content()
+        page.reload()
+        page.locator(".message.status-cancelled").wait_for()
+        reloaded_notice = page.locator(".message.status-cancelled .notice").text_content()
+        still_streaming = page.locator(".message.streaming").count()
         page.close()
 
     assert "person" in streaming_text and "[1]" not in streaming_text
     assert "Each person may ask 200 questions a day [1]." in final_text
     assert "200 questions a day" in source_text
-    assert stopped_notice == "Stopped before the end."
+    assert stopped_notice == reloaded_notice == "Stopped before the end."
+    assert still_streaming == 0
     stopped = Message.objects.filter(role="assistant").order_by("pk").last()
     assert stopped.status == Message.Status.CANCELLED
     assert len(stopped.text.split()) < 200
