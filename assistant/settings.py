@@ -168,6 +168,12 @@ RERANK_PROVIDER = env_choice(
     "RERANK_PROVIDER", "qwen" if QWEN_API_KEY else "none", {"qwen", "none"}
 )
 QWEN_RERANK_MODEL = env_str("QWEN_RERANK_MODEL", "gte-rerank-v2")
+# Text in images (scanned PDF pages, screenshots): RapidOCR offline, or Qwen's vision OCR model.
+OCR_PROVIDER = env_choice("OCR_PROVIDER", "rapidocr", {"rapidocr", "qwen"})
+QWEN_OCR_MODEL = env_str("QWEN_OCR_MODEL", "qwen-vl-ocr")
+OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000, minimum=1)  # per image or page
+OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 300, minimum=1)  # pages read by OCR per document
+OCR_MAX_SECONDS = env_float("OCR_MAX_SECONDS", 900.0)  # OCR time per document
 QWEN_RERANK_URL = env_str("QWEN_RERANK_URL")  # empty: text-rerank on QWEN_BASE_URL's host
 RERANK_CANDIDATES = env_int("RERANK_CANDIDATES", 30, minimum=2)
 # A local model on CPU takes seconds to rewrite, so it rewrites only follow-ups by default.

@@ -23,4 +23,6 @@ class MultipleFileField(forms.FileField):
 
 class UploadForm(forms.Form):
     collection = forms.ModelChoiceField(queryset=Collection.objects.all())
-    files = MultipleFileField(help_text="PDF, DOCX, HTML, Markdown or text. Pick several at once.")
+    files = MultipleFileField(
+        help_text="PDF, Word, PowerPoint, Excel, CSV, HTML, Markdown or text. Pick several at once."
+    )

@@ -104,6 +104,9 @@ class Document(models.Model):
     chunk_count = models.PositiveIntegerField(default=0)
     embedded_count = models.PositiveIntegerField(default=0)
     page_count = models.PositiveIntegerField(null=True, blank=True)
+    ocr_pages = models.JSONField(
+        default=list, blank=True, help_text="Pages whose text was recognised from an image."
+    )
     failure_reason = models.TextField(blank=True)
     timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -16,18 +16,44 @@ from pathlib import PurePath
 from charset_normalizer import from_bytes
 from selectolax.lexbor import LexborHTMLParser
 
+from ingest.ocr import OcrError, Reader
 from ingest.pdf_text import Heading, page_paragraphs
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HTML = "text/html"
 MARKDOWN = "text/markdown"
 TEXT = "text/plain"
+CSV = "text/csv"
+# Images, read by OCR (ingest.ocr).
+PNG, JPEG, TIFF, WEBP = "image/png", "image/jpeg", "image/tiff", "image/webp"
+IMAGES = {PNG, JPEG, TIFF, WEBP}
 
+SUPPORTED = (
+    "supported types are PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), CSV, HTML, "
+    "Markdown, plain text and images (PNG, JPEG, TIFF, WebP)"
+)
+_LEGACY_OFFICE = {
+    ".doc": ("Word document (.doc)", ".docx"),
+    ".xls": ("Excel file (.xls)", ".xlsx"),
+    ".ppt": ("PowerPoint file (.ppt)", ".pptx"),
+}
 # What a file name promises, for catching names that lie about binary formats.
 _EXTENSION_FAMILY = {
     ".pdf": PDF,
     ".docx": DOCX,
+    ".pptx": PPTX,
+    ".xlsx": XLSX,
+    ".csv": "text",
+    ".tsv": "text",
+    ".png": PNG,
+    ".jpg": JPEG,
+    ".jpeg": JPEG,
+    ".tif": TIFF,
+    ".tiff": TIFF,
+    ".webp": WEBP,
     ".html": "text",
     ".htm": "text",
     ".md": "text",
@@ -39,15 +65,25 @@ _EXTENSION_FAMILY = {
 _DESCRIPTION = {
     PDF: "a PDF",
     DOCX: "a Word document",
+    PPTX: "a PowerPoint file",
+    XLSX: "an Excel file",
+    CSV: "a CSV table",
+    PNG: "a PNG image",
+    JPEG: "a JPEG image",
+    TIFF: "a TIFF image",
+    WEBP: "a WebP image",
     HTML: "HTML",
     MARKDOWN: "Markdown",
     TEXT: "plain text",
 }
+_IMAGE_SIGNATURES = [
+    (b"\x89PNG", PNG),
+    (b"\xff\xd8\xff", JPEG),
+    (b"II*\x00", TIFF),
+    (b"MM\x00*", TIFF),
+]
 _SIGNATURES = [
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
-    (b"\xd0\xcf\x11\xe0", "an old Office file (.doc/.xls): save it as .docx"),
+    (b"GIF8", "a GIF image: save it as PNG"),
     (b"\x7fELF", "a program"),
     (b"MZ", "a Windows program"),
     (b"\x1f\x8b", "a gzip archive"),
@@ -60,12 +96,12 @@ _SIGNATURES = [
 
 
 # What a website export or a file share carries beside its documents. Never indexed: a folder
-# ingest or an upload skips these and counts them. Images wait for OCR.
+# ingest or an upload skips these and counts them. Photos and screenshots are read by OCR.
 _NOT_DOCUMENTS = {
     "a stylesheet": {".css", ".scss", ".less"},
     "a script": {".js", ".mjs", ".cjs", ".map"},
     "a font": {".woff", ".woff2", ".ttf", ".otf", ".eot"},
-    "an image": {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp", ".ico", ".bmp", ".tif", ".tiff"},
+    "an icon or a drawing": {".gif", ".svg", ".ico", ".bmp"},
 }
 
 
@@ -109,22 +145,34 @@ class Parsed:
     title: str
     blocks: list[Block] = field(default_factory=list)
     page_count: int | None = None
+    # Pages whose text was recognised from an image, and the reader that did it.
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr: Reader | None = None
 
 
 @dataclass(frozen=True)
 class Limits:
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_pixels: int = 40_000_000  # per image or rendered page read by OCR
 
 
 def sniff(data: bytes, filename: str) -> str:
     """The media type of `data`, judged by its bytes; raises IngestError for what we can't read."""
     if not data.strip():
         raise IngestError("The file is empty.")
-    media_type = _sniff_bytes(data)
     suffix = PurePath(filename).suffix.lower()
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # the OLE container of Office 97-2003
+        kind, newer = _LEGACY_OFFICE.get(suffix, ("Office file", ".docx, .xlsx or .pptx"))
+        raise IngestError(
+            f"The file is an old {kind}, a format that is not read. Open it in Office or "
+            f"LibreOffice, save it as {newer} and upload that."
+        )
+    media_type = _sniff_bytes(data)
     promised = _EXTENSION_FAMILY.get(suffix)
-    family = "text" if media_type in {HTML, MARKDOWN, TEXT} else media_type
+    family = "text" if media_type in {HTML, MARKDOWN, TEXT, CSV} else media_type
+    if media_type in IMAGES and promised in IMAGES:
+        promised = media_type  # a .jpg that is a PNG is still a picture to read
     if promised and promised != family:
         raise IngestError(
             f"The file is named {suffix} but its content is {_DESCRIPTION[media_type]}. "
@@ -134,6 +182,8 @@ def sniff(data: bytes, filename: str) -> str:
         return MARKDOWN  # whatever raw HTML it embeds, a Markdown file stays Markdown
     if media_type == TEXT and suffix in {".html", ".htm"}:
         return HTML
+    if media_type == TEXT and suffix in {".csv", ".tsv"}:
+        return CSV
     return media_type
 
 
@@ -148,18 +198,21 @@ def _sniff_bytes(data: bytes) -> str:
             raise IngestError("The file looks like a ZIP archive but is damaged.") from None
         if "word/document.xml" in names:
             return DOCX
+        if "ppt/presentation.xml" in names:
+            return PPTX
+        if "xl/workbook.xml" in names:
+            return XLSX
         raise IngestError("The file is a ZIP archive, not a document. Upload its files instead.")
+    for signature, media_type in _IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return media_type
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return WEBP
     for signature, description in _SIGNATURES:
         if head.startswith(signature):
-            raise IngestError(
-                f"The file is {description}; supported types are PDF, DOCX, HTML, Markdown "
-                "and plain text."
-            )
+            raise IngestError(f"The file is {description}; {SUPPORTED}.")
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(
-            "The file is binary data of an unknown type; supported types are PDF, DOCX, HTML, "
-            "Markdown and plain text."
-        )
+        raise IngestError(f"The file is binary data of an unknown type; {SUPPORTED}.")
     sample = decode_text(data[:4096], strict=False).lstrip().lower()
     if sample.startswith(("<!doctype html", "<html")) or re.search(
         r"<(head|body|title|h1|p|div)[\s>]", sample[:1000]
@@ -190,12 +243,18 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
     media_type = sniff(data, filename)
     stem = PurePath(filename).stem
+    from ingest import office
+
     parsed = {
         PDF: _parse_pdf,
         DOCX: _parse_docx,
+        PPTX: office.parse_pptx,
+        XLSX: office.parse_xlsx,
+        CSV: office.parse_csv,
         HTML: _parse_html,
         MARKDOWN: _parse_markdown,
         TEXT: _parse_text,
+        **dict.fromkeys(IMAGES, _parse_image),
     }[media_type](data, stem, limits)
     # PostgreSQL text cannot hold NUL, and other control characters are never meant as text.
     for block in parsed.blocks:
@@ -204,8 +263,10 @@ def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
     parsed.title = _CONTROL.sub("", parsed.title)
     parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
     if not parsed.blocks:
+        if media_type in IMAGES or parsed.ocr_pages:
+            raise IngestError("No text was recognised in the image.")
         if media_type == PDF:
-            raise IngestError("No text found: is it a scanned PDF? Run OCR on it first.")
+            raise IngestError("No text found: the PDF's pages hold neither text nor pictures of it.")
         raise IngestError("No text found in the file.")
     return parsed
 
@@ -261,21 +322,50 @@ def _parse_pdf(data: bytes, stem: str, limits: Limits) -> Parsed:
         if count > limits.max_pages:
             raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
         headings = _pdf_outline(document)
-        texts = []
+        texts, reader, ocr_pages = [], Reader(), []
         for index in range(count):
             try:
                 page = document[index]
                 textpage = page.get_textpage()
-                texts.append(textpage.get_text_bounded())
+                text = textpage.get_text_bounded()
+                textpage.close()
+                if needs_ocr(text) and _has_images(page):
+                    text = reader.read(_render(page, limits))
+                    ocr_pages.append(index + 1)
+                texts.append(text)
+                page.close()
             except pdfium.PdfiumError as error:
                 raise IngestError(f"Page {index + 1} of the PDF is damaged ({error}).") from None
-            textpage.close()
-            page.close()
+            except OcrError as error:
+                raise IngestError(f"Page {index + 1}: {error}") from None
         title = (document.get_metadata_dict().get("Title") or "").strip()
     finally:
         document.close()
     blocks = [Block(p.text, p.headings, p.page) for p in page_paragraphs(texts, headings)]
-    return Parsed(PDF, title or stem, blocks, count)
+    return Parsed(PDF, title or stem, blocks, count, ocr_pages, reader if ocr_pages else None)
+
+
+def needs_ocr(text: str) -> bool:
+    """A page whose text layer is empty, a few stray characters, or garbage (a font without a
+    Unicode map yields private-use or replacement characters)."""
+    visible = [c for c in text if not c.isspace()]
+    if len(visible) < 20:
+        return True
+    readable = sum(c.isalnum() and not ("\ue000" <= c <= "\uf8ff") for c in visible)
+    return readable < 0.5 * len(visible)
+
+
+def _has_images(page) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
+def _render(page, limits: Limits):
+    """The page as an image at 150 dpi, or less when that would pass the pixel limit."""
+    width, height = page.get_size()  # points: 1/72 inch
+    scale = min(150 / 72, (limits.max_pixels / max(width * height, 1)) ** 0.5)
+    return page.render(scale=scale).to_pil()
 
 
 def _pdf_outline(document) -> list[Heading]:
@@ -293,6 +383,40 @@ def _pdf_outline(document) -> list[Heading]:
     except Exception:  # a broken outline loses the headings, never the text
         return []
     return found
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+def _parse_image(data: bytes, stem: str, limits: Limits) -> Parsed:
+    """A screenshot, a photo or a scan: its text by OCR; each frame of a TIFF is a page."""
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError) as error:
+        raise IngestError(f"The image is damaged and cannot be read ({error}).") from None
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise IngestError(
+            f"The image is {width} × {height} pixels; the limit is "
+            f"{limits.max_pixels / 1e6:.0f} megapixels (OCR_MAX_PIXELS). Scale it down."
+        )
+    reader, blocks = Reader(), []
+    frames = getattr(image, "n_frames", 1)
+    if frames > limits.max_pages:
+        raise IngestError(f"The image has {frames} pages; the limit is {limits.max_pages}.")
+    try:
+        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+            page = number if frames > 1 else None
+            text = reader.read(frame)
+            blocks.extend(Block(p, (), page) for p in _paragraphs(text))
+    except OcrError as error:
+        raise IngestError(str(error)) from None
+    except OSError as error:
+        raise IngestError(f"The image is damaged and cannot be read ({error}).") from None
+    media_type = Image.MIME.get(image.format or "", PNG)
+    return Parsed(media_type, stem, blocks, frames, list(range(1, frames + 1)), reader)
 
 
 # --- DOCX ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assistant.lib.text import extra_terms, mostly_cjk
-from assistant.llm.usage import embedding_row
+from assistant.llm.usage import embedding_row, ocr_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder
@@ -229,8 +229,12 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     limits = Limits(
         max_pages=settings.UPLOAD_MAX_PAGES,
         max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
+        max_pixels=settings.OCR_MAX_PIXELS,
     )
     parsed = parse(data, document.source_path, limits=limits)
+    document.ocr_pages = parsed.ocr_pages
+    if parsed.ocr is not None and parsed.ocr.model:
+        ocr_row(document.uploaded_by, parsed.ocr.model, parsed.ocr.usage, parsed.ocr.seconds).save()
     lap("parse_s")
     document.title = parsed.title[:500]
     report(
@@ -240,6 +244,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         page_count=parsed.page_count,
         title=document.title,
         media_type=parsed.media_type,
+        ocr_pages=document.ocr_pages,
     )
     embedder = get_embedder()
     drafts = chunk_blocks(

@@ -14,6 +14,7 @@ from django.utils.http import urlencode
 from ingest import pipeline, tasks
 from ingest.forms import UploadForm
 from ingest.models import Collection, Document
+from ingest.parsers import IMAGES
 
 
 @permission_required("ingest.add_document")
@@ -72,6 +73,9 @@ def source(request: HttpRequest, document_id: int) -> TemplateResponse:
     except ValueError:
         focus = None
     chunks = list(document.chunks.order_by("ordinal"))
+    scanned = set(document.ocr_pages)
+    for chunk in chunks:
+        chunk.from_image = document.media_type in IMAGES or chunk.page_start in scanned
     context = {
         "document": document,
         "chunks": chunks,

@@ -20,6 +20,7 @@ class LlmCall(models.Model):
         REWRITE = "rewrite", "Query rewrite"
         EMBEDDING = "embedding", "Embedding"
         RERANK = "rerank", "Rerank"
+        OCR = "ocr", "Text recognition"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
     message = models.ForeignKey(

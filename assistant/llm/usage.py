@@ -102,6 +102,13 @@ def embedding_row(user, texts: list[str], total_ms: float, *, message=None) -> L
     )
 
 
+def ocr_row(user, model: str, usage: Usage, seconds: float) -> LlmCall:
+    """The vision model's calls for one document's images, added up."""
+    return call_row(
+        user, None, "qwen", model, usage, None, round(seconds * 1000), kind=LlmCall.Kind.OCR
+    )
+
+
 def search_rows(
     user, query: str, timings: dict[str, float], *, rerank_tokens: int | None, message=None
 ) -> list[LlmCall]:

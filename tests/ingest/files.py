@@ -141,3 +141,79 @@ def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
 
 def png() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+def pptx(slides: list[tuple[str, list[str], str]], *, title: str = "") -> bytes:
+    """A deck made with python-pptx: each slide's (title, bullet lines, speaker notes)."""
+    from pptx import Presentation
+
+    deck = Presentation()
+    deck.core_properties.title = title
+    for heading, lines, notes in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])  # title and content
+        slide.shapes.title.text = heading
+        slide.placeholders[1].text_frame.text = "\n".join(lines)
+        if notes:
+            slide.notes_slide.notes_text_frame.text = notes
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def xlsx(sheets: dict[str, list[list]]) -> bytes:
+    """A workbook made with openpyxl: sheet name -> rows (the first is the header)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, rows in sheets.items():
+        sheet = book.create_sheet(name)
+        for row in rows:
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def ole(size: int = 4096) -> bytes:
+    """The header of an Office 97-2003 file (.doc, .xls, .ppt): an OLE compound document."""
+    return b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * (size - 8)
+
+
+def text_image(lines: list[str], *, size: int = 28, width: int = 900):
+    """A screenshot-like PIL image of `lines` (Chinese too: Noto Sans CJK from the test extras)."""
+    from pathlib import Path
+
+    import manimgx_fonts_cjk
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(
+        str(Path(manimgx_fonts_cjk.__file__).with_name("NotoSansCJK-VF.otf.ttc")), size, index=2
+    )
+    image = Image.new("RGB", (width, 60 + len(lines) * size * 2), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((40, 30 + row * size * 2), line, fill="black", font=font)
+    return image
+
+
+def png_of(lines: list[str]) -> bytes:
+    out = io.BytesIO()
+    text_image(lines).save(out, format="PNG")
+    return out.getvalue()
+
+
+def scanned_pdf(pages: list[list[str] | str]) -> bytes:
+    """A PDF whose pages are pictures of text with no text layer, as a scanner makes them; a page
+    given as a string is typed text instead."""
+    from fpdf import FPDF
+
+    document = FPDF(unit="pt", format="A4")
+    for page in pages:
+        document.add_page()
+        if isinstance(page, str):
+            document.set_font("helvetica", size=12)
+            document.multi_cell(0, 16, page)
+        else:
+            document.image(text_image(page, size=32, width=1240), x=0, y=0, w=595)
+    return bytes(document.output())

@@ -44,13 +44,13 @@ def test_the_upload_report_lists_stylesheets_and_images_as_skipped(admin_client,
         collection,
         SimpleUploadedFile("guide.md", b"# Guide\n\nAsk in plain words."),
         SimpleUploadedFile("site.css", b"body { margin: 0 }"),
-        SimpleUploadedFile("logo.png", files.png()),
+        SimpleUploadedFile("logo.svg", b"<svg></svg>"),
     )
 
     page = admin_client.get(response["Location"]).content.decode()
 
     assert re.search(r"site\.css: a stylesheet.*?Skipped.*?Not a document", page, re.S)
-    assert "logo.png: an image" in page
+    assert "logo.svg: an icon or a drawing" in page
     assert "2 skipped" in page
     assert list(Document.objects.values_list("source_path", flat=True)) == ["guide.md"]
 

@@ -39,7 +39,7 @@ def test_ingest_wait_processes_a_folder_tree_in_the_foreground_and_summarises(tr
     assert documents["zh-CN/intro.html"].status == "ready"
     assert documents["en-US/scan.pdf"].status == "failed"
     assert "Ready: 2 (2 chunks); failed: 1; unchanged: 0; skipped: 0" in out
-    assert "en-US/scan.pdf: No text found: is it a scanned PDF?" in out
+    assert "en-US/scan.pdf: No text found: the PDF's pages hold neither text nor pictures" in out
     assert "3/3 documents" in out
     assert Collection.objects.get().name == "Manuals"
 
@@ -66,7 +66,7 @@ def website(tmp_path):
     (tmp_path / "css" / "common.css").write_text("body { margin: 0; }")
     (tmp_path / "app.js").write_text("document.querySelector('.citation');")
     (tmp_path / "font.woff2").write_bytes(b"wOF2\x00\x01")
-    (tmp_path / "img" / "logo.png").write_bytes(files.png())
+    (tmp_path / "img" / "logo.gif").write_bytes(b"GIF89a")
     (tmp_path / "img" / "diagram.svg").write_text("<svg><text>Citation</text></svg>")
     return tmp_path
 
@@ -81,7 +81,7 @@ def test_a_folder_ingest_indexes_the_pages_and_skips_what_is_not_a_document(webs
     ]
     assert not Document.objects.filter(status="failed").exists()
     assert "Submitted 8 files (0 unchanged, 6 skipped: not documents)" in out
-    assert "1 × a font, 1 × a script, 2 × a stylesheet, 2 × an image" in out
+    assert "1 × a font, 1 × a script, 2 × a stylesheet, 2 × an icon or a drawing" in out
     assert "Ready: 2 (2 chunks); failed: 0; unchanged: 0; skipped: 6" in out
 
     again = run("ingest", str(website), collection="Site", wait=True)

@@ -31,9 +31,9 @@ def test_broken_pdf_is_refused_as_damaged():
         parse(data[: len(data) // 3], "broken.pdf")
 
 
-def test_pdf_without_a_text_layer_says_it_may_be_scanned():
-    with pytest.raises(IngestError, match="scanned PDF"):
-        parse(files.pdf_without_text(), "scan.pdf")
+def test_a_pdf_with_neither_text_nor_pictures_of_text_says_so():
+    with pytest.raises(IngestError, match="neither text nor pictures of it"):
+        parse(files.pdf_without_text(), "drawings.pdf")
 
 
 def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_reads_it():
@@ -127,7 +127,8 @@ def test_plain_text_in_common_encodings_including_chinese(encoding, text):
     [
         (b"", "empty.txt", "The file is empty"),
         (b"  \n\n ", "blank.md", "The file is empty"),
-        (files.png(), "photo.png", "is a PNG image; supported types are"),
+        (files.png(), "photo.png", "image is damaged"),
+        (b"GIF89a" + b"\0" * 32, "anim.gif", "is a GIF image: save it as PNG; supported types"),
         (files.png(), "report.pdf", "is a PNG image"),
         (
             b"<html><body><p>Hello</p></body></html>",
@@ -137,7 +138,7 @@ def test_plain_text_in_common_encodings_including_chinese(encoding, text):
         (b"%PDF-1.7 not really", "notes.txt", "named .txt but its content is a PDF"),
         (b"\x00\x01\x02\x03binary", "blob.bin", "binary data of an unknown type"),
     ],
-    ids=["empty", "blank", "png", "png-named-pdf", "html-named-pdf", "pdf-named-txt", "binary"],
+    ids=["empty", "blank", "png", "gif", "png-named-pdf", "html-named-pdf", "pdf-named-txt", "binary"],
 )
 def test_bad_input_gets_a_clear_error(data, name, message):
     with pytest.raises(IngestError, match=message):

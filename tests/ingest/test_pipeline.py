@@ -91,7 +91,7 @@ def test_bad_input_fails_with_a_reason_and_leaves_no_chunks(collection):
         for name, data in [
             ("empty.txt", b""),
             ("secret.pdf", files.pdf(["x"], password="pw")),
-            ("scan.pdf", files.pdf_without_text()),
+            ("drawings.pdf", files.pdf_without_text()),
             ("bomb.docx", files.docx_bomb(250)),
             ("photo.pdf", files.png()),
             ("broken.pdf", files.pdf(["Some words"])[:300]),
@@ -103,7 +103,7 @@ def test_bad_input_fails_with_a_reason_and_leaves_no_chunks(collection):
     )
     assert "empty" in results["empty.txt"].failure_reason
     assert "encrypted" in results["secret.pdf"].failure_reason
-    assert "scanned PDF" in results["scan.pdf"].failure_reason
+    assert "neither text nor pictures" in results["drawings.pdf"].failure_reason
     assert "decompression bomb" in results["bomb.docx"].failure_reason
     assert "PNG image" in results["photo.pdf"].failure_reason
     assert "damaged" in results["broken.pdf"].failure_reason

@@ -187,7 +187,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._chat(body, state.next_reply(), received)
         elif path.endswith("/chat/completions"):
             users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
-            echo = Reply(text=users[-1] if users else "")
+            echo = Reply(text=_text_of(users[-1]) if users else "")
             self._chat(body, state.next_reply(state.completions) or echo, received)
         elif path.endswith("/text-rerank"):
             self._rerank(body, state.next_reply(state.reranks) or Reply())
@@ -367,6 +367,17 @@ def fake_vector(text: str, dims: int) -> list[float]:
     raw = [((seed[i % 32] + i * 31) % 251) / 251.0 - 0.5 for i in range(dims)]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     return [x / norm for x in raw]
+
+
+def _text_of(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list (an image is said, not read)."""
+    if isinstance(content, str):
+        return content
+    parts = content if isinstance(content, list) else []
+    return " ".join(
+        "(an image)" if part.get("type") == "image_url" else str(part.get("text", ""))
+        for part in parts
+    )
 
 
 def main() -> None:
