@@ -266,7 +266,9 @@ def parse(data: bytes, filename: str, *, limits: Limits = Limits()) -> Parsed:
         if media_type in IMAGES or parsed.ocr_pages:
             raise IngestError("No text was recognised in the image.")
         if media_type == PDF:
-            raise IngestError("No text found: the PDF's pages hold neither text nor pictures of it.")
+            raise IngestError(
+                "No text found: the PDF's pages hold neither text nor pictures of it."
+            )
         raise IngestError("No text found in the file.")
     return parsed
 

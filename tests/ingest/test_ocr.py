@@ -75,7 +75,9 @@ def test_a_screenshot_becomes_a_searchable_document_marked_as_recognised(client,
 
 
 @pytest.mark.django_db
-def test_with_qwen_the_vision_model_reads_the_image_and_its_usage_is_recorded(qwen_settings, standin):
+def test_with_qwen_the_vision_model_reads_the_image_and_its_usage_is_recorded(
+    qwen_settings, standin
+):
     qwen_settings.OCR_PROVIDER = "qwen"
     standin.script_completion(Reply(text="Printer jam: open tray 2.", prompt_tokens=900))
     collection = Collection.objects.create(name="Support", is_public=True)

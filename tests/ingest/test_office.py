@@ -33,7 +33,11 @@ def test_a_slide_is_a_page_its_title_the_heading_and_its_notes_kept():
 def test_a_sheet_is_a_section_and_each_row_keeps_its_column_names():
     data = files.xlsx(
         {
-            "Prices": [["Product", "Price (EUR)", "Stock"], ["Widget", 12.5, 40], ["Gadget", 99, None]],
+            "Prices": [
+                ["Product", "Price (EUR)", "Stock"],
+                ["Widget", 12.5, 40],
+                ["Gadget", 99, None],
+            ],
             "产品": [["名称", "价格"], ["小部件", 12.5]],
         }
     )

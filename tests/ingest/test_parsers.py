@@ -138,7 +138,16 @@ def test_plain_text_in_common_encodings_including_chinese(encoding, text):
         (b"%PDF-1.7 not really", "notes.txt", "named .txt but its content is a PDF"),
         (b"\x00\x01\x02\x03binary", "blob.bin", "binary data of an unknown type"),
     ],
-    ids=["empty", "blank", "png", "gif", "png-named-pdf", "html-named-pdf", "pdf-named-txt", "binary"],
+    ids=[
+        "empty",
+        "blank",
+        "png",
+        "gif",
+        "png-named-pdf",
+        "html-named-pdf",
+        "pdf-named-txt",
+        "binary",
+    ],
 )
 def test_bad_input_gets_a_clear_error(data, name, message):
     with pytest.raises(IngestError, match=message):
