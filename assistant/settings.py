@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -196,6 +197,8 @@ EMBEDDING_DIMENSIONS = (
     env_int("EMBEDDING_DIMENSIONS", 1024, minimum=64) if EMBEDDING_PROVIDER == "qwen" else 512
 )
 EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 2, minimum=1)
+# Documents `manage.py ingest --wait` works on at once, each in a process of its own.
+INGEST_PROCESSES = env_int("INGEST_PROCESSES", os.cpu_count() or 1, minimum=1)
 # An English leg beside the local multilingual embedder (all-MiniLM-L6-v2, local, no key).
 EMBEDDING_EN = env_choice(
     "EMBEDDING_EN", "minilm" if EMBEDDING_PROVIDER == "local" else "none", {"minilm", "none"}

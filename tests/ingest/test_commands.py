@@ -29,7 +29,7 @@ def tree(tmp_path):
     return tmp_path
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_ingest_wait_processes_a_folder_tree_in_the_foreground_and_summarises(tree):
     out = run("ingest", str(tree), collection="Manuals", wait=True)
 
@@ -44,7 +44,7 @@ def test_ingest_wait_processes_a_folder_tree_in_the_foreground_and_summarises(tr
     assert Collection.objects.get().name == "Manuals"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_ingesting_the_same_tree_again_has_nothing_to_do_not_even_a_new_failure(tree):
     run("ingest", str(tree), collection="Manuals", wait=True)
 
@@ -71,7 +71,7 @@ def website(tmp_path):
     return tmp_path
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_folder_ingest_indexes_the_pages_and_skips_what_is_not_a_document(website):
     out = run("ingest", str(website), collection="Site", wait=True)
 
@@ -113,7 +113,7 @@ def test_ingest_wait_queues_nothing_for_a_worker_while_ingest_without_wait_queue
     assert Document.objects.filter(collection__name="Background", status="queued").count() == 3
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_reembed_moves_every_chunk_to_the_new_embedder_without_mixing(settings, standin):
     collection = Collection.objects.create(name="Ops")
     document = pipeline.submit(

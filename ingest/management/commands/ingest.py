@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
 
 from assistant.lib.schema import ensure_migrated
 from ingest import pipeline, tasks
@@ -82,14 +87,17 @@ class Command(BaseCommand):
         self._summary(ids, unchanged, len(skipped), seconds)
 
     def _work(self, ids: list[int]) -> float:
-        """Process in the foreground; the seconds it took."""
-        started = shown = time.monotonic()
+        """Process in the foreground, one document per core at a time (INGEST_PROCESSES); the
+        seconds it took."""
+        started = time.monotonic()
+        processes = min(settings.INGEST_PROCESSES, len(ids))
         try:
-            for document_id in ids:
-                pipeline.process(document_id)
-                if time.monotonic() - shown > 0.5:
-                    self._progress(ids)
-                    shown = time.monotonic()
+            if processes <= 1:
+                for document_id in ids:
+                    pipeline.process(document_id)
+                    self._progress(ids, every=0.5)
+            else:
+                self._in_parallel(ids, processes)
             self._progress(ids)
         finally:
             # Interrupted: what the foreground did not start goes to a worker instead.
@@ -99,7 +107,31 @@ class Command(BaseCommand):
                 tasks.ingest_document.delay(document_id)
         return time.monotonic() - started
 
-    def _progress(self, ids: list[int]) -> None:
+    def _in_parallel(self, ids: list[int], processes: int) -> None:
+        # Forked children share nothing open: the parent's connections are closed first, and it
+        # has loaded no model (submitting does not embed).
+        connections.close_all()
+        threads = max(1, (os.cpu_count() or 1) // processes)
+        with ProcessPoolExecutor(
+            processes, mp_context=get_context("fork"), initializer=_child, initargs=(threads,)
+        ) as pool:
+            pending = {pool.submit(_process, document_id) for document_id in ids}
+            try:
+                while pending:
+                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        future.result()  # a crash in a child is not lost
+                    self._progress(ids, every=0.5)
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+
+    _shown = 0.0
+
+    def _progress(self, ids: list[int], every: float = 0.0) -> None:
+        if time.monotonic() - self._shown < every:
+            return
+        self._shown = time.monotonic()
         done = (
             Document.objects.filter(pk__in=ids)
             .exclude(status__in=[Document.Status.QUEUED, Document.Status.PROCESSING])
@@ -123,3 +155,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.ERROR(f"  {document.source_path}: {document.failure_reason}")
             )
+
+
+def _child(threads: int) -> None:
+    """A forked ingest process: its own connections, its cores' share of embedding threads."""
+    connections.close_all()
+    settings.EMBEDDING_THREADS = threads
+
+
+def _process(document_id: int) -> None:
+    pipeline.process(document_id)
