@@ -225,6 +225,8 @@ class _Run:
         self.hits: list[Hit] = []
         self.outcome = Outcome()
         self.finished: Finished | None = None
+        # Model calls made so far, recorded with the answer's end (one transaction, not one each).
+        self.calls: list[LlmCall] = []
         self.writing = True  # Stop may cancel it until the answer is being stored
         self.done = False
         self.stopped = False  # Stop was pressed (not the tab closed)
@@ -304,14 +306,11 @@ class _Run:
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)
-            await sync_to_async(record_calls)(
-                message,
-                [
-                    self._call(
-                        Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
-                        first_token_ms=None,
-                    )
-                ],
+            self.calls.append(
+                self._call(
+                    Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
+                    first_token_ms=None,
+                )
             )
             message.notice = (
                 f"{error.user_message} Meanwhile, here are quotes from the most "
@@ -368,10 +367,9 @@ class _Run:
 
     def _retrieve(self, query: str, collection_ids: list[int] | None):
         found = search(query, user=self.user, collection_ids=collection_ids, k=8)
-        rows = search_rows(
+        self.calls += search_rows(
             self.user, query, found.timings, rerank_tokens=found.rerank_tokens, message=self.message
         )
-        record_calls(self.message, rows)
         return found
 
     def _cached_or_generating(self) -> Message | None:
@@ -419,7 +417,7 @@ class _Run:
             int((time.monotonic() - started) * 1000),
             kind=LlmCall.Kind.REWRITE,
         )
-        await sync_to_async(record_calls)(self.message, [row])
+        self.calls.append(row)
         return " ".join(rewritten.split())[:500] or question
 
     def _set_status(self, status: str) -> bool:
@@ -484,7 +482,7 @@ class _Run:
         )
         if stored and citations is not None:
             _save_citations(message, self.hits, citations)
-        record_calls(message, calls)
+        record_calls(message, self.calls + calls)
         settle_quota(message)
         notify.send(notify.DONE, str(message.pk))
         if not stored:
