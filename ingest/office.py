@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from ingest.parsers import (
+from ingest.formats import (
     CSV,
     PPTX,
     XLSX,

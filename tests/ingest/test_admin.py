@@ -33,7 +33,7 @@ def test_an_admin_uploads_good_and_broken_files_and_sees_each_status(admin_clien
 
     assert re.search(r"guide\.md.*?Ready.*?1 passages", page, re.S)
     assert "The PDF is encrypted. Remove its password and upload it again." in page
-    assert "The file is a PNG image" in page
+    assert "named .pdf but its content is a PNG image" in page
     assert "All done." in page
     assert 'hx-trigger="every 1s"' not in page, "polling stops when everything finished"
 

@@ -113,7 +113,7 @@ def test_ingest_wait_queues_nothing_for_a_worker_while_ingest_without_wait_queue
     assert Document.objects.filter(collection__name="Background", status="queued").count() == 3
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db
 def test_reembed_moves_every_chunk_to_the_new_embedder_without_mixing(settings, standin):
     collection = Collection.objects.create(name="Ops")
     document = pipeline.submit(

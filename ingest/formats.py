@@ -1,0 +1,96 @@
+"""What every parser shares: the media types, the parsed form of a document, its limits, and
+the checks that run before a parser reads the bytes."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+
+from charset_normalizer import from_bytes
+
+from ingest.ocr import Reader
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+HTML = "text/html"
+MARKDOWN = "text/markdown"
+TEXT = "text/plain"
+CSV = "text/csv"
+# Images, read by OCR (ingest.ocr).
+PNG, JPEG, TIFF, WEBP = "image/png", "image/jpeg", "image/tiff", "image/webp"
+IMAGES = {PNG, JPEG, TIFF, WEBP}
+
+
+class IngestError(Exception):
+    """A document that cannot be ingested; the message is shown to the admin as is."""
+
+
+@dataclass
+class Block:
+    text: str
+    headings: tuple[str, ...] = ()
+    page: int | None = None
+
+
+@dataclass
+class Parsed:
+    media_type: str
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+    page_count: int | None = None
+    # Pages whose text was recognised from an image, and the reader that did it.
+    ocr_pages: list[int] = field(default_factory=list)
+    ocr: Reader | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int = 2000
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_pixels: int = 40_000_000  # per image or rendered page read by OCR
+
+
+def decode_text(data: bytes, *, strict: bool = True) -> str:
+    """UTF-8 first, then the best guess (GB18030, Big5, Shift-JIS, Latin-1, UTF-16 …)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is not None:
+        return str(best)
+    if strict:
+        raise IngestError("The text encoding could not be recognised; save it as UTF-8.")
+    return data.decode("utf-8", errors="replace")
+
+
+MAX_ARCHIVE_MEMBERS = 10_000
+
+
+def check_archive(data: bytes, *, limits: Limits, kind: str) -> None:
+    """Decompress every member of a ZIP-based file (DOCX today; PPTX, XLSX, EPUB tomorrow) a
+    megabyte at a time, counting what it really holds: the sizes written in the archive can
+    lie. Past the limit it is refused as a likely bomb; a member whose bytes do not match its
+    header is damaged. Memory stays at about one megabyte whatever the file claims."""
+    limit_mb = limits.max_uncompressed_bytes // 2**20
+    expanded = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ARCHIVE_MEMBERS:
+                raise IngestError(f"The {kind} holds {len(members):,} files: too many to read.")
+            for member in members:
+                with archive.open(member) as stream:
+                    while chunk := stream.read(2**20):
+                        expanded += len(chunk)
+                        if expanded > limits.max_uncompressed_bytes:
+                            raise IngestError(
+                                f"The {kind} expands to more than {limit_mb} MB: it may be a "
+                                "decompression bomb."
+                            )
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise IngestError(f"The {kind} is damaged and cannot be read ({error}).") from None
