@@ -1,11 +1,16 @@
 """Slides, spreadsheets and CSV, made with the libraries in the test; old Office formats get a
-reason an admin can act on."""
+reason an admin can act on; a mixed folder ingests and its rows and pictures answer questions."""
 
 from __future__ import annotations
 
-import pytest
+from io import StringIO
 
+import pytest
+from django.core.management import call_command
+
+from ingest.models import Document
 from ingest.parsers import CSV, PPTX, XLSX, IngestError, parse
+from ingest.search.retrieval import search
 from tests.ingest import files
 
 
@@ -78,3 +83,37 @@ def test_a_damaged_deck_is_refused_as_damaged():
     data = files.pptx([("A", ["b"], "")])
     with pytest.raises(IngestError, match="damaged"):
         parse(data[: len(data) // 2], "deck.pptx")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mixed_folder_ingests_and_a_spreadsheet_row_or_a_screenshot_answers(
+    tmp_path, django_user_model
+):
+    (tmp_path / "scan.pdf").write_bytes(files.scanned_pdf([["Refunds are paid within 14 days."]]))
+    (tmp_path / "dialog.png").write_bytes(files.png_of(["Error E42: the backup disk is full."]))
+    (tmp_path / "deck.pptx").write_bytes(files.pptx([("Onboarding", ["Badge at the desk"], "")]))
+    (tmp_path / "prices.xlsx").write_bytes(
+        files.xlsx({"Prices": [["Product", "Price (EUR)"], ["Gizmotron", 1234], ["Widget", 5]]})
+    )
+    (tmp_path / "old.doc").write_bytes(files.ole())
+    out = StringIO()
+
+    call_command("ingest", str(tmp_path), collection="Mixed", public=True, wait=True, stdout=out)
+
+    status = dict(Document.objects.values_list("source_path", "status"))
+    assert status == {
+        "scan.pdf": "ready",
+        "dialog.png": "ready",
+        "deck.pptx": "ready",
+        "prices.xlsx": "ready",
+        "old.doc": "failed",
+    }
+    assert "old.doc: The file is an old Word document (.doc)" in out.getvalue()
+    user = django_user_model.objects.create_user("pat", password="pw-pat-123456")
+    for question, source in [
+        ("What is the price of the Gizmotron?", "prices.xlsx"),
+        ("backup disk full error E42", "dialog.png"),
+        ("How long until refunds are paid?", "scan.pdf"),
+    ]:
+        top = search(question, user=user, k=3).hits[0]
+        assert Document.objects.get(pk=top.document_id).source_path == source, question
