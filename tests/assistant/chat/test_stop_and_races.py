@@ -73,7 +73,7 @@ def test_stop_from_another_process_ends_the_stream_at_once(live_server_url, stan
     assert message.status == Message.Status.CANCELLED and message.notice.startswith("Stopped")
     assert events[-1].name == "done" and "Stopped" in events[-1].data
     assert 0 < len(message.text.split()) < 200
-    assert took < 2.0, f"the stream ended {took:.2f} s after Stop"
+    assert took < 3.0, f"the stream ended {took:.2f} s after Stop"
     assert LlmCall.objects.get(message=message, kind="answer").outcome == "cancelled"
 
 
@@ -103,7 +103,7 @@ def test_stop_reaches_an_answer_that_has_not_started_writing(
     pressed = stop_from_this_process(person, message)
 
     assert ended.wait(10)
-    assert time.monotonic() - pressed < 2.0
+    assert time.monotonic() - pressed < 3.0
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED
     assert message.text == "" and events[-1].name == "done"
