@@ -420,15 +420,10 @@ class _Run:
         self.calls.append(row)
         return " ".join(rewritten.split())[:500] or question
 
-    def _set_status(self, status: str) -> bool:
-        """Move an unfinished answer to `status`; False when it was already finished (the
-        sweeper closed it)."""
+    def _set_status(self, status: str) -> None:
+        """Move the answer to `status`, unless it was already finished (the sweeper closed it)."""
         self.message.status = status
-        return bool(
-            Message.objects.filter(pk=self.message.pk, status__in=Message.OPEN).update(
-                status=status
-            )
-        )
+        Message.objects.filter(pk=self.message.pk, status__in=Message.OPEN).update(status=status)
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
