@@ -4,6 +4,9 @@
 It prepares var/ (folders, the embedded mode's secret key) before Django reads its settings.
 With no DATABASE_URL, a command that finds the embedded PostgreSQL stopped starts it and stops
 it again on the way out, leaving the server as it found it.
+
+`manage.py run` (what `make run` calls) is the app's supervisor, assistant/supervisor.py: it is
+no Django command, so that the process that only waits on the others never loads Django.
 """
 
 import atexit
@@ -21,6 +24,11 @@ def main() -> None:
         server = EmbeddedPostgres.default()
         if server.ensure_running():
             atexit.register(server.stop)
+
+    if sys.argv[1:2] == ["run"]:
+        from assistant import supervisor
+
+        sys.exit(supervisor.main(sys.argv[2:]))
 
     from django.core.management import execute_from_command_line
 

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from assistant.lib import notify
-from assistant.lib.embedded_db import EmbeddedPostgres, free_port
+from assistant.lib.embedded_db import EmbeddedPostgres
+from assistant.lib.ports import free_port
 from tests.support import app_server
 from tests.support.qwen_standin import StandIn
 

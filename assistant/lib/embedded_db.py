@@ -18,7 +18,6 @@ import importlib.util
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from assistant.lib import var
 from assistant.lib.env import env_int
+from assistant.lib.ports import free_port, is_taken
 
 DB_NAME = "assistant"
 SUPERUSER = "postgres"
@@ -45,24 +45,6 @@ def port() -> int:
         return int((_folder() / "port").read_text())
     except (FileNotFoundError, ValueError):
         return DEFAULT_PORT
-
-
-def _taken(at_port: int) -> bool:
-    """Is something listening there? (Connections left in TIME_WAIT do not count, as for the
-    server itself.)"""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", at_port))
-        except OSError:
-            return True
-    return False
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url(at_port: int | None = None) -> str:
@@ -174,7 +156,7 @@ class EmbeddedPostgres:
                 )
 
     def _claim_port(self) -> None:
-        if _taken(self.port):
+        if is_taken(self.port):
             if not self.movable:
                 raise RuntimeError(
                     f"Port {self.port} (EMBEDDED_PG_PORT) is taken by another program: stop it, "
@@ -191,6 +173,8 @@ class EmbeddedPostgres:
             "port": str(self.port),
             "unix_socket_directories": "''",
             "max_connections": "200",
+            # Reads and writes from the backend itself: no three idle I/O worker processes.
+            "io_method": "sync",
             **self.settings,
         }
         opts = " ".join(f"-c {key}={value}" for key, value in options.items())

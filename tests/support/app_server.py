@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from assistant.lib.embedded_db import free_port
+from assistant.lib.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from assistant.lib import var
-from assistant.lib.embedded_db import EmbeddedPostgres, free_port
+from assistant.lib.embedded_db import EmbeddedPostgres
+from assistant.lib.ports import free_port
 
 _session: dict[str, object] = {}
 

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from assistant.lib.embedded_db import EmbeddedPostgres
+from assistant.lib.ports import free_port
 from tests.conftest import manage
 
 
@@ -53,3 +58,49 @@ def test_manage_py_starts_the_embedded_database_and_leaves_it_as_it_found_it(new
         assert server.is_running(), "a command must not stop a server it did not start"
     finally:
         server.stop()
+
+
+@pytest.fixture
+def checkouts() -> Iterator[tuple[Path, Path]]:
+    """The var/ folders of two checkouts on one machine."""
+    root = Path(tempfile.mkdtemp(prefix="assistant-two-"))
+    root.chmod(0o755)
+    yield root / "first" / "var", root / "second" / "var"
+    for var in (root / "first" / "var", root / "second" / "var"):
+        EmbeddedPostgres(data_dir=var / "postgres" / "data", port=0).stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_checkouts_run_side_by_side_each_on_its_own_database(checkouts, newcomer_env):
+    first, second = checkouts
+    wanted = free_port()
+    servers = [
+        EmbeddedPostgres(data_dir=var / "postgres" / "data", port=wanted, movable=True)
+        for var in checkouts
+    ]
+    for server in servers:
+        server.ensure_running()
+    env = {k: v for k, v in newcomer_env.items() if k != "EMBEDDED_PG_PORT"}
+
+    migrated = manage("migrate", "ingest", "-v0", env=env | {"VAR_DIR": str(second)})
+    shown = manage("showmigrations", "ingest", env=env | {"VAR_DIR": str(first)})
+
+    assert servers[0].port == wanted
+    assert servers[1].port != wanted, "the second moved off the port the first holds"
+    assert (second / "postgres" / "port").read_text().strip() == str(servers[1].port)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "[ ] 0001_vector_extension" in shown.stdout, "the first's database is untouched"
+    assert all(server.is_running() for server in servers)
+
+
+def test_a_pinned_port_that_is_taken_says_what_to_do(checkouts):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        server = EmbeddedPostgres(data_dir=checkouts[0] / "postgres" / "data", port=taken)
+
+        with pytest.raises(RuntimeError, match=f"Port {taken} .*EMBEDDED_PG_PORT to a free port"):
+            server.ensure_running()
+
+    assert not server.is_running()

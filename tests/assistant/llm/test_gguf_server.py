@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.lib.embedded_db import free_port
+from assistant.lib.ports import free_port
 from assistant.llm.prompts import AnswerRequest, Passage
 from assistant.llm.providers import ChatProvider, Finished, stream_answer
-from assistant.management.commands.run import start_gguf_server
+from assistant.supervisor import start_gguf_server
 from tests.assistant.llm.test_providers import collect
 
 pytestmark = pytest.mark.slow
