@@ -99,7 +99,8 @@ def smoke(checkout: Path, log: Path) -> None:
         wait_until_up(url, app)
         print(f"make run served after {time.monotonic() - started:.0f} s", flush=True)
         python = checkout / ".venv" / "bin" / "python"
-        if subprocess.run([str(python), "-c", "import pytest"], capture_output=True).returncode == 0:
+        has_pytest = subprocess.run([str(python), "-c", "import pytest"], capture_output=True)
+        if has_pytest.returncode == 0:
             raise SmokeFailed("the clone's .venv has the test extra: this proves nothing")
         status, body = fetch(f"{url}/")
         if status != 200 or b"<html" not in body.lower():
