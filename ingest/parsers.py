@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-import zlib
 from pathlib import PurePath
 
 from selectolax.lexbor import LexborHTMLParser
@@ -37,6 +36,7 @@ from ingest.formats import (
     decode_text,
 )
 from ingest.ocr import OcrError, Reader
+from ingest.pdf_streams import check_pdf_streams
 from ingest.pdf_text import Heading, page_paragraphs
 
 SUPPORTED = (
@@ -244,33 +244,6 @@ def _paragraphs(text: str) -> list[str]:
 
 
 # --- PDF -----------------------------------------------------------------------------------------
-
-
-_STREAM = re.compile(rb"(?<!end)stream\r?\n")
-
-
-def check_pdf_streams(data: bytes, *, limits: Limits) -> None:
-    """Inflate every deflated stream of a PDF a megabyte at a time, counting what it really
-    holds, before pdfium (which inflates a stream whole, in memory) reads it. Past the limit it
-    is refused as a likely bomb. Streams that are not deflated are left to pdfium."""
-    limit_mb = limits.max_uncompressed_bytes // 2**20
-    expanded = 0
-    for match in _STREAM.finditer(data):
-        end = data.find(b"endstream", match.end())
-        body = memoryview(data)[match.end() : end if end != -1 else len(data)]
-        inflater = zlib.decompressobj()
-        try:
-            chunk = inflater.decompress(body, 2**20)
-            while chunk:
-                expanded += len(chunk)
-                if expanded > limits.max_uncompressed_bytes:
-                    raise IngestError(
-                        f"The PDF expands to more than {limit_mb} MB: it may be a "
-                        "decompression bomb."
-                    )
-                chunk = inflater.decompress(inflater.unconsumed_tail, 2**20)
-        except zlib.error:
-            continue  # not deflated (or damaged: pdfium says so)
 
 
 def _parse_pdf(data: bytes, stem: str, limits: Limits) -> Parsed:

@@ -37,21 +37,35 @@ def pdf_with_outline(sections: list[tuple[str, str]]) -> bytes:
     return bytes(document.output())
 
 
-def pdf_bomb(inflated_mb: int) -> bytes:
-    """A one-page PDF whose content stream inflates to `inflated_mb` megabytes of spaces."""
-    packer = zlib.compressobj(9)
-    content = packer.compress(b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n")
-    for _ in range(inflated_mb):
-        content += packer.compress(b" " * 2**20)
-    content += packer.flush()
+PDF_BOMB_VARIANTS = ("flate", "flate-flate", "hex-flate", "endstream-inside", "cr-after-stream")
+
+
+def pdf_bomb(inflated_mb: int, variant: str = "flate") -> bytes:
+    """A one-page PDF whose content stream inflates to `inflated_mb` megabytes of spaces, written
+    the plain way or one of the ways that once got past the stream check: two Flate filters,
+    ASCIIHex over Flate, the word `endstream` inside the compressed bytes, `stream` + CR alone."""
+    payload_head = b"BT /F1 12 Tf 72 712 Td (Hello) Tj ET\n"
+    filters = b"/FlateDecode"
+    eol = b"\r" if variant == "cr-after-stream" else b"\n"
+    if variant == "endstream-inside":
+        content = _zlib_with_stored_prefix(payload_head + b"% endstream\n", inflated_mb)
+    else:
+        packer = zlib.compressobj(9)
+        content = packer.compress(payload_head)
+        for _ in range(inflated_mb):
+            content += packer.compress(b" " * 2**20)
+        content += packer.flush()
+    if variant == "flate-flate":
+        content, filters = zlib.compress(content, 9), b"[/FlateDecode /FlateDecode]"
+    elif variant == "hex-flate":
+        content, filters = content.hex().encode() + b">", b"[/ASCIIHexDecode /FlateDecode]"
+    stream = b"<< /Length %d /Filter %s >>\nstream%s" % (len(content), filters, eol)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
         b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
         b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(content)
-        + content
-        + b"\nendstream",
+        stream + content + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
     out, offsets = b"%PDF-1.4\n", []
@@ -66,6 +80,20 @@ def pdf_bomb(inflated_mb: int) -> bytes:
         xref,
     )
     return out
+
+
+def _zlib_with_stored_prefix(prefix: bytes, spaces_mb: int) -> bytes:
+    """A zlib stream whose first deflate block is stored (its bytes readable as they are, the
+    prefix included), followed by compressed megabytes of spaces."""
+    stored = zlib.compressobj(0, zlib.DEFLATED, -15)
+    raw = stored.compress(prefix) + stored.flush(zlib.Z_FULL_FLUSH)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    checksum = zlib.adler32(prefix)
+    for _ in range(spaces_mb):
+        raw += packer.compress(b" " * 2**20)
+        checksum = zlib.adler32(b" " * 2**20, checksum)
+    raw += packer.flush()
+    return b"\x78\x9c" + raw + checksum.to_bytes(4, "big")
 
 
 def pdf_without_text(pages: int = 2) -> bytes:
@@ -217,3 +245,30 @@ def scanned_pdf(pages: list[list[str] | str]) -> bytes:
         else:
             document.image(text_image(page, size=32, width=1240), x=0, y=0, w=595)
     return bytes(document.output())
+
+
+def lzw(data: bytes) -> bytes:
+    """LZW as PDF writes it (9 to 12 bit codes, EarlyChange 1): a clear code, the codes, the end."""
+    table = {bytes([i]): i for i in range(256)}
+    codes, word = [256], b""
+    for byte in data:
+        candidate = word + bytes([byte])
+        if candidate in table:
+            word = candidate
+            continue
+        codes.append(table[word])
+        if len(table) + 2 < 4096:
+            table[candidate] = len(table) + 2
+        word = bytes([byte])
+    codes += [table[word], 257] if word else [257]
+    bits, value, width, size, out = 0, 0, 9, 258, bytearray()
+    for code in codes:
+        value, bits = (value << width) | code, bits + width
+        while bits >= 8:
+            bits -= 8
+            out.append((value >> bits) & 0xFF)
+        if code != 256:
+            size += 1
+        if size + 1 > (1 << width) and width < 12:
+            width += 1
+    return bytes(out + (bytes([(value << (8 - bits)) & 0xFF]) if bits else b""))

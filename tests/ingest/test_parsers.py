@@ -36,9 +36,10 @@ def test_a_pdf_with_neither_text_nor_pictures_of_text_says_so():
         parse(files.pdf_without_text(), "drawings.pdf")
 
 
-def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_reads_it():
-    small = files.pdf_bomb(inflated_mb=1)
-    bomb = files.pdf_bomb(inflated_mb=20)
+@pytest.mark.parametrize("variant", files.PDF_BOMB_VARIANTS)
+def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_reads_it(variant):
+    small = files.pdf_bomb(inflated_mb=1, variant=variant)
+    bomb = files.pdf_bomb(inflated_mb=20, variant=variant)
     limits = Limits(max_uncompressed_bytes=10 * 2**20)
 
     assert [b.text for b in parse(small, "small.pdf", limits=limits).blocks] == ["Hello"]
