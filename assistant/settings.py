@@ -137,6 +137,9 @@ CELERY_RESULT_EXTENDED = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT_S", 1800, minimum=10)
+# A worker process past this much resident memory after a task is replaced by a fresh one, so a
+# large document's parse or embedding does not keep its peak for the rest of the worker's life.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_MB", 1024, minimum=128) * 1024
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- Answer providers --------------------------------------------------------------------------
@@ -250,6 +253,12 @@ INGEST_LEASE_S = env_int("INGEST_LEASE_S", 120, minimum=1)
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 300, minimum=50)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 50, minimum=0)
 DOCX_MAX_UNCOMPRESSED_MB = env_int("DOCX_MAX_UNCOMPRESSED_MB", 200, minimum=1)
+# Every parse of an uploaded or synced file runs in a child process inside these limits: memory
+# it may take beyond what the worker holds, seconds (wall clock; CPU time as many per core), and
+# the text kept from one document.
+PARSE_MAX_MEMORY_MB = env_int("PARSE_MAX_MEMORY_MB", 2048, minimum=64)
+PARSE_MAX_SECONDS = env_float("PARSE_MAX_SECONDS", 1200.0)
+PARSE_MAX_TEXT_MB = env_int("PARSE_MAX_TEXT_MB", 64, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "ingest.tasks.requeue_stale_documents",

@@ -52,6 +52,7 @@ class Limits:
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 40_000_000  # per image or rendered page read by OCR
+    max_text_chars: int = 64 * 2**20  # of text kept from one document
 
 
 def decode_text(data: bytes, *, strict: bool = True) -> str:

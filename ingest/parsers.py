@@ -228,6 +228,11 @@ def parse(data: bytes, filename: str, *, limits: Limits = DEFAULT_LIMITS) -> Par
         block.headings = tuple(_CONTROL.sub("", heading) for heading in block.headings)
     parsed.title = _CONTROL.sub("", parsed.title)
     parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
+    if sum(len(block.text) for block in parsed.blocks) > limits.max_text_chars:
+        raise IngestError(
+            f"The file holds more than {limits.max_text_chars // 2**20} million characters of "
+            "text (PARSE_MAX_TEXT_MB); split it into smaller documents."
+        )
     if not parsed.blocks:
         if media_type in IMAGES or parsed.ocr_pages:
             raise IngestError("No text was recognised in the image.")

@@ -26,8 +26,9 @@ from assistant.llm.usage import embedding_row, ocr_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder
+from ingest.isolation import parse_isolated
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import IngestError, Limits, not_a_document, parse
+from ingest.parsers import IngestError, Limits, not_a_document
 
 log = logging.getLogger(__name__)
 
@@ -230,8 +231,15 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         max_pages=settings.UPLOAD_MAX_PAGES,
         max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
         max_pixels=settings.OCR_MAX_PIXELS,
+        max_text_chars=settings.PARSE_MAX_TEXT_MB * 2**20,
     )
-    parsed = parse(data, document.source_path, limits=limits)
+    parsed = parse_isolated(
+        data,
+        document.source_path,
+        limits=limits,
+        max_memory_mb=settings.PARSE_MAX_MEMORY_MB,
+        max_seconds=settings.PARSE_MAX_SECONDS,
+    )
     document.ocr_pages = parsed.ocr_pages
     if parsed.ocr is not None and parsed.ocr.model:
         ocr_row(document.uploaded_by, parsed.ocr.model, parsed.ocr.usage, parsed.ocr.seconds).save()

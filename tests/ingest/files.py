@@ -152,6 +152,29 @@ def docx_bomb(expanded_mb: int = 300) -> bytes:
     return out.getvalue()
 
 
+def docx_paragraph_bomb(expanded_mb: int) -> bytes:
+    """A DOCX inside the size limits whose document.xml is `expanded_mb` MB of empty paragraphs:
+    small on disk, and many times that once a parser builds its tree."""
+    base = docx([(1, "Bomb", ["tiny"])])
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            if item.filename != "word/document.xml":
+                target.writestr(item.filename, source.read(item.filename))
+                continue
+            head, tail = source.read(item.filename).split(b"<w:body>")
+            with target.open(item.filename, "w", force_zip64=True) as document:
+                document.write(head + b"<w:body>")
+                block = b"<w:p/>" * (2**20 // 6)
+                for _ in range(expanded_mb):
+                    document.write(block)
+                document.write(tail)
+    return out.getvalue()
+
+
 def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
     """A DOCX whose headers say word/document.xml holds `claimed` bytes while it inflates to
     many MB (white space after the document's root element)."""

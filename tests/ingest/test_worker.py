@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from ingest import pipeline, tasks
 from ingest.models import Chunk, Collection, Document
 from tests.conftest import start_worker
+from tests.ingest import files
+from tests.ingest.files import PDF_BOMB_VARIANTS
 
 
 def wait_for(predicate, *, timeout: float = 120, every: float = 0.2):
@@ -91,3 +94,47 @@ def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up
     ordinals = list(document.chunks.values_list("ordinal", flat=True))
     assert ordinals == list(range(document.chunk_count))
     assert document.attempts == 2
+
+
+def peak_resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bombs_fail_with_a_reason_while_the_worker_keeps_its_memory():
+    ceiling_mb = 400
+    worker = start_worker(
+        extra_env={
+            "DOCX_MAX_UNCOMPRESSED_MB": "20",
+            "PARSE_MAX_MEMORY_MB": "256",
+            "WORKER_MAX_MEMORY_MB": str(ceiling_mb),
+        }
+    )
+    try:
+        collection = Collection.objects.create(name="Hostile")
+        bombs = {f"{variant}.pdf": files.pdf_bomb(40, variant) for variant in PDF_BOMB_VARIANTS}
+        bombs["paragraphs.docx"] = files.docx_paragraph_bomb(expanded_mb=19)
+        submissions = [
+            pipeline.submit(collection=collection, source_path=name, data=data)
+            for name, data in bombs.items()
+        ]
+        tasks.queue(submissions)
+        documents = {s.source_path: s.document for s in submissions}
+
+        wait_for(lambda: all(status(d) == "failed" for d in documents.values()))
+
+        reasons = {name: d.failure_reason for name, d in documents.items()}
+        assert all(
+            "expands to more than 20 MB" in reasons[f"{variant}.pdf"]
+            for variant in PDF_BOMB_VARIANTS
+        ), reasons
+        assert "more than 256 MB of memory (PARSE_MAX_MEMORY_MB)" in reasons["paragraphs.docx"]
+        assert not Chunk.objects.filter(document__collection=collection).exists()
+        assert worker.poll() is None, "the worker lives on"
+        assert peak_resident_mb(worker.pid) < ceiling_mb
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
