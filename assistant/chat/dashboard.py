@@ -32,6 +32,9 @@ class Percentile(Aggregate):
         super().__init__(expression, fraction=fraction, **extra)
 
 
+DEFAULT_DAYS = 30
+
+
 class FilterForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -40,22 +43,30 @@ class FilterForm(forms.Form):
     )
 
     def clean(self):
+        """Both ends, always: a missing end is today, a missing start the end's last 30 days;
+        the period must run forwards and be at most USAGE_MAX_DAYS long."""
         data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end and abs((end - start).days) + 1 > settings.USAGE_MAX_DAYS:
+        end = data.get("end") or timezone.localdate()
+        try:
+            start = data.get("start") or end - timedelta(days=DEFAULT_DAYS - 1)
+        except OverflowError:
+            start = date.min
+        if start > end:
+            raise forms.ValidationError("The period starts after it ends.")
+        if (end - start).days + 1 > settings.USAGE_MAX_DAYS:
             raise forms.ValidationError(
-                f"Choose a period of at most {settings.USAGE_MAX_DAYS} days; "
-                "showing the last 30 days instead."
+                f"Choose a period of at most {settings.USAGE_MAX_DAYS} days."
             )
+        data["start"], data["end"] = start, end
         return data
 
     def period(self) -> tuple[date, date, Collection | None]:
         """The period asked for, or the last 30 days when it is missing or refused."""
+        if self.is_valid():
+            data = self.cleaned_data
+            return data["start"], data["end"], data.get("collection")
         today = timezone.localdate()
-        data = self.cleaned_data if self.is_valid() else {}
-        end = data.get("end") or today
-        start = data.get("start") or end - timedelta(days=29)
-        return min(start, end), max(start, end), data.get("collection")
+        return today - timedelta(days=DEFAULT_DAYS - 1), today, None
 
 
 @dataclass(frozen=True)
@@ -294,9 +305,7 @@ def usage_csv(request: HttpRequest) -> HttpResponse:
     """Every model and embedding call in the period, one row each."""
     form = FilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():
-        return HttpResponseBadRequest(
-            f"Choose a period of at most {settings.USAGE_MAX_DAYS} days.", content_type="text/plain"
-        )
+        return HttpResponseBadRequest(" ".join(form.non_field_errors()), content_type="text/plain")
     start, end, collection = form.period()
     writer = csv.writer(_Echo())
     rows = _calls(start, end, collection).order_by("created_at").values_list(*CSV_FIELDS)

@@ -31,7 +31,7 @@ def test_a_period_of_millennia_is_refused_at_once_and_the_last_30_days_shown(adm
     page = response.content.decode()
     assert response.status_code == 200
     assert time.monotonic() - started < 30, "bounded before any work: no per-day loop"
-    assert "Choose a period of at most 731 days; showing the last 30 days instead." in page
+    assert "Choose a period of at most 731 days. Showing the last 30 days instead." in page
     assert set(chart_bars(page)) == {30}
     assert "qwen/qwen-max" in page
 
@@ -60,3 +60,30 @@ def test_the_csv_export_refuses_a_period_past_the_limit(admin_client, calls, set
     assert refused.status_code == 400
     assert refused.content.decode() == "Choose a period of at most 10 days."
     assert b"qwen-max" in b"".join(allowed.streaming_content)
+
+
+@pytest.mark.parametrize(
+    ("period", "reason"),
+    [
+        ({"start": "9999-12-31"}, "The period starts after it ends."),
+        ({"start": "0001-01-01"}, "Choose a period of at most 731 days."),
+        ({"start": "2026-02-01", "end": "2026-01-01"}, "The period starts after it ends."),
+    ],
+)
+def test_a_one_sided_period_is_bounded_by_its_other_end(admin_client, calls, period, reason):
+    page = admin_client.get("/usage/", period).content.decode()
+    csv = admin_client.get("/usage/export.csv", period)
+
+    assert f"{reason} Showing the last 30 days instead." in page
+    assert set(chart_bars(page)) == {30}
+    assert csv.status_code == 400
+    assert csv.content.decode() == reason
+
+
+def test_a_missing_start_is_the_30_days_up_to_the_end(admin_client, calls):
+    end = timezone.localdate() - timedelta(days=3)
+
+    response = admin_client.get("/usage/", {"end": end.isoformat()})
+
+    assert response.context["start"] == end - timedelta(days=29)
+    assert response.context["end"] == end
