@@ -28,6 +28,11 @@ urlpatterns = [
     path("documents/<int:document_id>/file", ingest_views.download, name="download"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),
     path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "accounts/password_change/",
+        accounts.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
     path("admin/login/", accounts.AdminLoginView.as_view()),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),

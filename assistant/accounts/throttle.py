@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import timedelta
 
 from django.db import connection
@@ -41,8 +42,19 @@ def clear(key: str) -> None:
     Throttle.objects.filter(key=key).delete()
 
 
+def normalized_username(username: str) -> str:
+    """The name as authentication reads it (Django's username field applies NFKC, so a
+    fullwidth "ｖｉｃｔｉｍ" logs in as "victim"), case-folded on top: every spelling of one
+    account counts against the same limit."""
+    return unicodedata.normalize("NFKC", username).strip().casefold()[:150]
+
+
 def account_key(username: str, address: str) -> str:
-    return f"login:account:{username.strip().lower()}:{address}"
+    return f"login:account:{normalized_username(username)}:{address}"
+
+
+def password_change_key(user) -> str:
+    return f"password-change:{user.pk}"
 
 
 class UnlockOnPasswordChange:
@@ -56,6 +68,7 @@ class UnlockOnPasswordChange:
         if user is not None and user.get_username():
             prefix = account_key(user.get_username(), "")
             Throttle.objects.filter(key__startswith=prefix).delete()
+            Throttle.objects.filter(key=password_change_key(user)).delete()
 
     def get_help_text(self) -> str:
         return ""

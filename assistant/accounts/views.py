@@ -19,7 +19,7 @@ from assistant.accounts import quotas, throttle, tokens
 def _keys(request: HttpRequest) -> list[tuple[str, int]]:
     """What a wrong password counts against: this account from this address (so nobody can lock
     someone else out from elsewhere) and this address whatever the account."""
-    username = request.POST.get("username", "").strip().lower()[:150]
+    username = request.POST.get("username", "")
     address = request.META.get("REMOTE_ADDR", "unknown")
     return [
         (throttle.account_key(username, address), settings.LOGIN_ATTEMPTS_PER_ACCOUNT),
@@ -30,6 +30,14 @@ def _keys(request: HttpRequest) -> list[tuple[str, int]]:
 def _address_key(request: HttpRequest) -> tuple[str, int]:
     address = request.META.get("REMOTE_ADDR", "unknown")
     return f"login:address:{address}", settings.LOGIN_ATTEMPTS_PER_ADDRESS
+
+
+def _too_many(wait: int) -> str:
+    minutes = -(-wait // 60)
+    return (
+        f"Too many failed attempts. Try again in {minutes} minute"
+        f"{'s' if minutes != 1 else ''}, or ask an administrator to reset your password."
+    )
 
 
 def _refusal(request: HttpRequest) -> int:
@@ -44,17 +52,7 @@ class ThrottledLogin:
 
     def post(self, request, *args, **kwargs):
         if wait := _refusal(request):
-            form = self.get_form()
-            minutes = -(-wait // 60)
-            form.errors.clear()
-            form.add_error(
-                None,
-                f"Too many failed attempts. Try again in {minutes} minute"
-                f"{'s' if minutes != 1 else ''}, or ask an administrator to reset your password.",
-            )
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(wait)
-            return response
+            return _refused(self, wait)
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
@@ -67,8 +65,35 @@ class ThrottledLogin:
         return super().form_valid(form)
 
 
+def _refused(view, wait: int, *, field: str | None = None) -> HttpResponse:
+    form = view.get_form()
+    form.errors.clear()
+    form.add_error(field, _too_many(wait))
+    response = view.render_to_response(view.get_context_data(form=form), status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 class LoginView(ThrottledLogin, auth_views.LoginView):
     pass
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """A wrong old password counts against the account like a wrong password at login: the
+    form cannot be used to guess a signed-in session's password."""
+
+    def post(self, request, *args, **kwargs):
+        key = throttle.password_change_key(request.user)
+        limit = settings.LOGIN_ATTEMPTS_PER_ACCOUNT
+        if wait := throttle.blocked_for(key, limit, settings.LOGIN_WINDOW_S):
+            # On the field: the admin's password change page shows no form-wide errors.
+            return _refused(self, wait, field="old_password")
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if "old_password" in form.errors:
+            throttle.hit(throttle.password_change_key(self.request.user), settings.LOGIN_WINDOW_S)
+        return super().form_invalid(form)
 
 
 class AdminLoginView(ThrottledLogin, auth_views.LoginView):

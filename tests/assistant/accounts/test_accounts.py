@@ -241,3 +241,54 @@ def test_the_password_reset_form_is_throttled_per_address(client, ann, settings)
     ]
 
     assert answers == [302, 302, 302, 429]
+
+
+@pytest.mark.parametrize("spelling", ["ｖｉｃｔｉｍ", "VICTIM", " Victim ", "ｖictim"])
+def test_every_spelling_of_a_name_counts_against_one_lock(
+    client, django_user_model, settings, spelling
+):
+    django_user_model.objects.create_user("victim", password="pw-victim-123456")
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 5
+    for _ in range(5):
+        client.post("/accounts/login/", {"username": "victim", "password": "wrong"})
+
+    locked = client.post("/accounts/login/", {"username": spelling, "password": "pw-victim-123456"})
+
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_spelling_variants_give_no_more_guesses_than_the_name(client, django_user_model, settings):
+    django_user_model.objects.create_user("victim", password="pw-victim-123456")
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 5
+    spellings = ["victim", "VICTIM", "ｖｉｃｔｉｍ", "Victim", "vIcTiM", "ＶＩＣＴＩＭ"]
+    answers = [
+        client.post("/accounts/login/", {"username": name, "password": "wrong"}).status_code
+        for name in spellings
+    ]
+
+    assert answers == [200] * 5 + [429]
+
+
+def test_wrong_old_passwords_lock_the_password_change_form(client, ann, settings):
+    settings.LOGIN_ATTEMPTS_PER_ACCOUNT = 3
+    client.force_login(ann)
+
+    def change(old: str):
+        return client.post(
+            "/accounts/password_change/",
+            {
+                "old_password": old,
+                "new_password1": "Fresh-pw-98765",
+                "new_password2": "Fresh-pw-98765",
+            },
+        )
+
+    wrong = [change("guess").status_code for _ in range(3)]
+    right = change("pw-ann-123456")
+
+    assert wrong == [200, 200, 200]
+    assert right.status_code == 429
+    assert "Too many failed attempts" in right.content.decode()
+    ann.refresh_from_db()
+    assert ann.check_password("pw-ann-123456"), "the password did not change"
