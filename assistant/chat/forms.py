@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
+from assistant.lib.invisible import has_visible
 from ingest.models import Collection
 
 
@@ -18,13 +19,39 @@ class SearchForm(forms.Form):
 
 
 class AskForm(forms.Form):
-    question = forms.CharField(max_length=settings.QUESTION_MAX_CHARS, strip=True)
+    question = forms.CharField(
+        max_length=settings.QUESTION_MAX_CHARS,
+        strip=True,
+        error_messages={
+            "required": "Please write a question.",
+            "max_length": f"Please write a question of at most {settings.QUESTION_MAX_CHARS:,} "
+            "characters.",
+        },
+    )
     high_accuracy = forms.BooleanField(required=False)
-    collections = forms.ModelMultipleChoiceField(queryset=Collection.objects.none(), required=False)
+    collections = forms.ModelMultipleChoiceField(
+        queryset=Collection.objects.none(),
+        required=False,
+        # Unreadable and missing look the same: nothing says which exists.
+        error_messages=dict.fromkeys(
+            ["invalid_choice", "invalid_pk_value"],
+            "One of the chosen collections does not exist or is not yours to read.",
+        ),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["collections"].queryset = Collection.objects.readable_by(user)
+
+    def clean_question(self) -> str:
+        question = self.cleaned_data["question"]
+        if not has_visible(question):  # zero-width or control characters only: not charged
+            raise forms.ValidationError(self.fields["question"].error_messages["required"])
+        return question
+
+    def refusal(self) -> str:
+        """Why the question was not taken, for the person who asked it."""
+        return " ".join(errors[0] for errors in self.errors.values())
 
 
 class RenameForm(forms.Form):

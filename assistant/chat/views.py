@@ -115,11 +115,7 @@ def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
     current = _conversation(request, conversation_id)
     form = AskForm(request.POST, user=request.user)
     if not form.is_valid():
-        return _refused(
-            request,
-            f"Please write a question of at most {settings.QUESTION_MAX_CHARS:,} characters.",
-            status=400,
-        )
+        return _refused(request, form.refusal(), status=400)
     try:
         reply = conversations.ask(
             conversation=current,

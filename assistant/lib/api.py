@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from assistant.lib.invisible import has_visible
+
 
 def _storable(text: str) -> str:
     """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as invalid input."""
@@ -19,10 +21,11 @@ def _storable(text: str) -> str:
 
 
 def _not_blank(text: str) -> str:
-    """Surrounding white space dropped; nothing left is refused (it would still be charged)."""
-    if not (text := text.strip()):
+    """Surrounding white space dropped; nothing visible left (white space, zero-width or control
+    characters) is refused: it would still be charged."""
+    if not has_visible(text):
         raise ValueError("must not be blank")
-    return text
+    return text.strip()
 
 
 # Text that people send and we store or search: checked before it reaches the database.
