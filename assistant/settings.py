@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from assistant.lib import embedded_db, var
+from assistant.lib import embedded_db, mail, var
 from assistant.lib.env import (
     env_bool,
     env_choice,
@@ -236,6 +236,11 @@ MODEL_PRICES = {
     "gte-rerank-v2": (0.11, 0.0),
     **env_prices("MODEL_PRICES"),
 }
+
+# E-mail (password resets): EMAIL_URL, else files under var/mail/ (see assistant.lib.mail).
+globals().update(mail.settings_from_url(env_str("EMAIL_URL"), default_folder=VAR_DIR / "mail"))
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assistant@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10, minimum=1)
 
 LOGGING = {
     "version": 1,
