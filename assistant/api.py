@@ -84,6 +84,13 @@ def json_errors(get_response):
 
 
 def _shaped(request, response):
+    if request.path in {"/api", "/api/"}:  # not an HTML redirect, whatever Django or ninja say
+        return error_response(
+            request,
+            404,
+            "not_found",
+            "No endpoint here: the API is under /api/v1/, documented at /api/docs.",
+        )
     if (
         not request.path.startswith("/api/")
         or response.status_code < 400

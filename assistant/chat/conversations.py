@@ -28,6 +28,14 @@ class TooManyOpenAnswers(Exception):
         )
 
 
+def blank_conversation(owner) -> Conversation:
+    """A conversation with nothing in it yet: the owner's newest empty one, else a new one, so
+    visits and "New conversation" clicks do not pile up empty conversations."""
+    return Conversation.objects.owned_by(owner).empty().first() or Conversation.objects.create(
+        owner=owner
+    )
+
+
 def ask(
     *, conversation: Conversation, question: str, high_accuracy: bool, collections=None
 ) -> Message:

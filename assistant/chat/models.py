@@ -12,6 +12,9 @@ class ConversationQuerySet(models.QuerySet):
     def owned_by(self, user) -> ConversationQuerySet:
         return self.filter(owner=user)
 
+    def empty(self) -> ConversationQuerySet:
+        return self.filter(messages__isnull=True)
+
 
 class Conversation(models.Model):
     owner = models.ForeignKey(

@@ -64,9 +64,7 @@ def _message(request: HttpRequest, message_id: int) -> Message:
 @login_required
 def chat_home(request: HttpRequest) -> HttpResponse:
     latest = Conversation.objects.owned_by(request.user).first()
-    if latest is None:
-        latest = Conversation.objects.create(owner=request.user)
-    return redirect("conversation", latest.pk)
+    return redirect("conversation", (latest or conversations.blank_conversation(request.user)).pk)
 
 
 @login_required
@@ -88,7 +86,7 @@ def conversation(request: HttpRequest, conversation_id: int) -> TemplateResponse
 @login_required
 @require_POST
 def new_conversation(request: HttpRequest) -> HttpResponse:
-    return redirect("conversation", Conversation.objects.create(owner=request.user).pk)
+    return redirect("conversation", conversations.blank_conversation(request.user).pk)
 
 
 @login_required

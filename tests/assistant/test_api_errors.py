@@ -60,6 +60,15 @@ def test_an_unknown_api_path_is_a_json_404(browser):
     assert error(browser.get("/api/nothing/here")) == (404, "not_found")
 
 
+@pytest.mark.parametrize("path", ["/api", "/api/"])
+def test_the_api_root_is_a_json_404_pointing_to_v1_and_the_docs(browser, path):
+    response = browser.get(path)
+
+    assert error(response) == (404, "not_found")
+    assert "/api/v1/" in response.json()["error"]["message"]
+    assert "/api/docs" in response.json()["error"]["message"]
+
+
 def test_pages_outside_the_api_keep_their_html_errors(browser):
     response = browser.get("/no-such-page/")
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 
 from assistant.accounts import roles
 from assistant.accounts.models import ApiToken, Throttle
@@ -292,3 +293,10 @@ def test_wrong_old_passwords_lock_the_password_change_form(client, ann, settings
     assert "Too many failed attempts" in right.content.decode()
     ann.refresh_from_db()
     assert ann.check_password("pw-ann-123456"), "the password did not change"
+
+
+def test_the_token_command_refuses_a_name_too_long_with_a_plain_error(ann):
+    with pytest.raises(CommandError, match="--name: Ensure this value has at most 100 characters"):
+        call_command("create_api_token", "ann", name="n" * 101, stdout=io.StringIO())
+
+    assert not ApiToken.objects.filter(user=ann).exists()

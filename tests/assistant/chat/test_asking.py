@@ -75,3 +75,17 @@ def test_a_too_long_question_names_the_limit(client, ann):
 
     assert refused.status_code == 400
     assert "at most 4,000 characters" in refused.content.decode()
+
+
+def test_visits_and_new_conversation_clicks_leave_one_empty_conversation(client, ann):
+    client.force_login(ann)
+    for _ in range(3):
+        client.get("/chat/", follow=True)
+        client.post("/chat/new", follow=True)
+    asked = Conversation.objects.get(owner=ann)
+    client.post(f"/chat/{asked.pk}/ask", {"question": "How do quotas work?"})
+
+    fresh = client.post("/chat/new")
+
+    assert Conversation.objects.filter(owner=ann).count() == 2
+    assert fresh.url != f"/chat/{asked.pk}/", "a conversation with a question is not reused"
