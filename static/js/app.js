@@ -46,3 +46,17 @@ document.addEventListener("htmx:sseMessage", () => {
   const thread = document.getElementById("thread");
   if (thread) thread.lastElementChild?.scrollIntoView({ block: "end" });
 });
+
+// A form that asks first (deleting a conversation).
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset?.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// A question taken: empty the composer and any earlier refusal.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (form.id !== "composer" || event.detail.xhr.status >= 300) return;
+  form.question.value = "";
+  document.getElementById("ask-error").textContent = "";
+});

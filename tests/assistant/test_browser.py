@@ -68,6 +68,7 @@ def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
     )
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 800})
+        violations = watch_for_csp_violations(page)
         page.goto(f"{live_server_url}/chat/")
         page.fill("#id_username", "ann")
         page.fill("#id_password", "pw-ann-123456")
@@ -114,6 +115,7 @@ def test_a_person_asks_watches_the_answer_stream_follows_a_citation_and_stops(
         still_streaming = page.locator(".message.streaming").count()
         page.close()
 
+    assert violations == []
     assert "person" in streaming_text and "[1]" not in streaming_text
     assert "Each person may ask 200 questions a day [1]." in final_text
     assert "200 questions a day" in source_text
@@ -252,6 +254,18 @@ def a_busy_month(admin_user) -> tuple[int, int]:
     return conversation.pk, document.pk
 
 
+def watch_for_csp_violations(page) -> list[str]:
+    """The browser's reports of anything the Content-Security-Policy blocked on `page`."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations
+
+
 def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
     conversation_id, document_id = a_busy_month(admin_user)
     pages = {
@@ -267,6 +281,7 @@ def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
     with chromium() as browser:
         for width in (1280, 390):
             page = browser.new_page(viewport={"width": width, "height": 900})
+            violations = watch_for_csp_violations(page)
             page.goto(f"{live_server_url}/accounts/login/")
             page.screenshot(path=ARTIFACTS / f"layout-{width}-login.png", full_page=True)
             problems[width, "login"] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
@@ -276,6 +291,10 @@ def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
                 page.wait_for_load_state("networkidle")
                 page.screenshot(path=ARTIFACTS / f"layout-{width}-{name}.png", full_page=True)
                 problems[width, name] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
+            for path in ("/api/docs", "/admin/", "/admin/ingest/document/"):  # not ours to lay out
+                page.goto(f"{live_server_url}{path}")
+                page.wait_for_load_state("networkidle")
+            problems[width, "Content-Security-Policy"] = violations
             page.close()
 
     assert {where: found for where, found in problems.items() if found} == {}

@@ -41,3 +41,14 @@ def test_the_provider_follows_the_key(client, settings):
     body = client.get("/api/v1/health").json()
 
     assert (body["provider"], body["model"]) == ("qwen", "qwen-plus")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/docs", "/admin/login/"])
+def test_every_page_carries_a_content_security_policy_without_inline_script(client, path):
+    policy = client.get(path)["Content-Security-Policy"]
+
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["script-src"] == "'self'"
+    assert directives["style-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
