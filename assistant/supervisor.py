@@ -81,9 +81,12 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
         if password.exists():
             print(f"Log in at /admin/ (the first admin's password is in {password}).")
         print("Press Ctrl-C to stop everything.\n", flush=True)
+        parent = os.getppid()
         while not stop.wait(0.3):
             if any(process.poll() is not None for process in processes):
                 raise Stopped("A process of the app stopped unexpectedly; stopped the rest.")
+            if os.getppid() != parent:  # `make` (or the shell) is gone: nobody can Ctrl-C us
+                raise Stopped("The command that started the app has ended; stopped the app.")
     finally:
         print("Stopping…", flush=True)
         terminate(processes)
