@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
-
-import xllamacpp
 
 MODEL_ALIAS = "local"
 
 
 def serve(*, model: str, port: int, threads: int, context: int, stop: threading.Event) -> None:
+    # Imported here: the wheel comes with the `local` extra (`make run LOCAL_GGUF=…` installs
+    # it), and the app imports this module's neighbours without it.
+    try:
+        import xllamacpp
+    except ImportError:
+        sys.exit(
+            "A local GGUF model needs the `local` extra: start it with `make run LOCAL_GGUF=…`."
+        )
     params = xllamacpp.CommonParams()
     params.model.path = model
     params.model_alias = {MODEL_ALIAS}
