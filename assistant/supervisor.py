@@ -12,6 +12,8 @@ about 100 MB in it for nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -19,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.lib import var
@@ -60,22 +63,22 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
     prepare = _spawn([sys.executable, "manage.py", "prepare"], os.environ.copy())
     if _wait_or_stop(prepare, stop) != 0:
         raise Stopped("Preparing the app failed (see above); nothing was started.")
-    processes: list[subprocess.Popen] = []
     # glibc gives each thread that allocates an arena of its own, which keeps what it freed: two
     # arenas hold the web's and the workers' idle memory about 20 MB lower, at no cost we measured.
     env = {"MALLOC_ARENA_MAX": "2"} | os.environ
+    services: list[Service] = []
     try:
         if gguf:
             gguf_port = gguf_port or free_port()
-            processes.append(start_gguf_server(gguf, gguf_port))
+            services.append(Service("local model server", gguf_argv(gguf, gguf_port), env).start())
             env |= {
                 "ANSWER_PROVIDER": "openai-compatible",
                 "OPENAI_COMPAT_BASE_URL": f"http://127.0.0.1:{gguf_port}/v1",
             }
-            wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", processes, stop, timeout=300)
-        processes.append(_spawn(celery_worker(), env))
-        processes.append(_spawn(web_server(host, port), env))
-        wait_for(f"http://127.0.0.1:{port}/api/v1/health", processes, stop, timeout=60)
+            wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", services, stop, timeout=300)
+        services.append(Service("Celery worker", celery_worker(), env).start())
+        services.append(Service("web server", web_server(host, port), env).start())
+        wait_for(f"http://127.0.0.1:{port}/api/v1/health", services, stop, timeout=60)
         print(f"\nThe assistant is up: http://127.0.0.1:{port}/", flush=True)
         password = var.var_dir() / "admin_password.txt"
         if password.exists():
@@ -83,13 +86,64 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
         print("Press Ctrl-C to stop everything.\n", flush=True)
         parent = os.getppid()
         while not stop.wait(0.3):
-            if any(process.poll() is not None for process in processes):
-                raise Stopped("A process of the app stopped unexpectedly; stopped the rest.")
+            for service in services:
+                service.keep_up(time.monotonic())
             if os.getppid() != parent:  # `make` (or the shell) is gone: nobody can Ctrl-C us
                 raise Stopped("The command that started the app has ended; stopped the app.")
     finally:
         print("Stopping…", flush=True)
-        terminate(processes)
+        terminate([service.process for service in services if service.process])
+
+
+# A service that ran this long before dying was healthy: its next restart comes at once.
+HEALTHY_AFTER_S = 60
+MAX_BACKOFF_S = 30
+
+
+@dataclass
+class Service:
+    """One long-running process of the app, started again (with backoff) when it dies."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    quick_deaths: int = 0
+    restart_at: float | None = None
+
+    def start(self) -> Service:
+        self.process = _spawn(self.argv, self.env)
+        self.started, self.restart_at = time.monotonic(), None
+        return self
+
+    def keep_up(self, now: float) -> None:
+        if self.restart_at is not None:
+            if now >= self.restart_at:
+                self.start()
+                print(f"Restarted the {self.name}.", flush=True)
+            return
+        assert self.process is not None
+        code = self.process.poll()
+        if code is None:
+            return
+        # What it left behind goes too: a killed Celery worker's beat and pool processes.
+        _kill_group(self.process, signal.SIGKILL)
+        healthy = now - self.started >= HEALTHY_AFTER_S
+        self.quick_deaths = 0 if healthy else self.quick_deaths + 1
+        delay = min(2**self.quick_deaths - 1, MAX_BACKOFF_S)
+        self.restart_at = now + delay
+        print(
+            f"The {self.name} stopped unexpectedly ({_exit_reason(code)}); "
+            f"restarting it in {delay} s.",
+            flush=True,
+        )
+
+
+def _exit_reason(code: int) -> str:
+    if code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
 
 
 def celery_worker() -> list[str]:
@@ -137,8 +191,22 @@ def _install_signal_handlers() -> threading.Event:
 
 
 def _spawn(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
-    # Own session: Ctrl-C reaches only us, and we stop the children in order.
-    return subprocess.Popen(argv, cwd=ROOT, env=env, start_new_session=True, **kwargs)
+    # Own session (and process group): Ctrl-C reaches only us, we stop the children in order,
+    # and a child's own children go with it. Should we die without a word (kill -9), the kernel
+    # sends each child SIGTERM: nothing is left running on its own.
+    return subprocess.Popen(
+        argv, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
+    )
+
+
+def _die_with_parent() -> None:
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _kill_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 def _wait_or_stop(process: subprocess.Popen, stop: threading.Event) -> int:
@@ -151,30 +219,21 @@ def _wait_or_stop(process: subprocess.Popen, stop: threading.Event) -> int:
 
 def start_gguf_server(model: str, port: int, **kwargs) -> subprocess.Popen:
     """llama.cpp's OpenAI-compatible server for one GGUF file (`kwargs` go to Popen)."""
+    return _spawn(gguf_argv(model, port), os.environ.copy(), **kwargs)
+
+
+def gguf_argv(model: str, port: int) -> list[str]:
     if not Path(model).is_file():
         raise Stopped(f"LOCAL_GGUF={model} is not a file.")
-    return _spawn(
-        [
-            sys.executable,
-            "-m",
-            "assistant.llm.gguf_server",
-            model,
-            "--port",
-            str(port),
-            "--threads",
-            str(os.cpu_count() or 2),
-        ],
-        os.environ.copy(),
-        **kwargs,
-    )
+    threads = str(os.cpu_count() or 2)
+    module = "assistant.llm.gguf_server"
+    return [sys.executable, "-m", module, model, "--port", str(port), "--threads", threads]
 
 
-def wait_for(
-    url: str, processes: list[subprocess.Popen], stop: threading.Event, *, timeout: float
-) -> None:
+def wait_for(url: str, services: list[Service], stop: threading.Event, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
+        if any(s.process and s.process.poll() is not None for s in services):
             raise Stopped(f"A process exited before {url} answered.")
         try:
             with urllib.request.urlopen(url, timeout=2):
@@ -186,6 +245,7 @@ def wait_for(
 
 
 def terminate(processes: list[subprocess.Popen], *, grace_s: float = 15) -> None:
+    """SIGTERM to each process and its group, newest first; past the grace, SIGKILL."""
     for process in reversed(processes):
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -196,3 +256,4 @@ def terminate(processes: list[subprocess.Popen], *, grace_s: float = 15) -> None
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _kill_group(process, signal.SIGKILL)  # anything it left behind
