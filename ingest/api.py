@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import File, Router, Schema, Status
+from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from assistant.lib.api import ApiError
-from ingest import pipeline, tasks
+from ingest import tasks
 from ingest.models import Collection, Document
 
 router = Router(tags=["documents"])
@@ -43,6 +43,7 @@ class DocumentOut(Schema):
 class SubmissionOut(Schema):
     duplicate: bool
     skipped: bool
+    failed: bool = Field(False, description="Not stored (the message says why); nothing kept.")
     message: str
     document: DocumentOut | None
 
@@ -78,17 +79,14 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
     """
     collection = get_object_or_404(Collection.objects.readable_by(request.auth), pk=collection_id)
     _require(request, "ingest.add_document")
-    submissions = [
-        pipeline.submit_upload(collection=collection, upload=upload, uploaded_by=request.auth)
-        for upload in files
-    ]
-    tasks.queue(submissions)
+    submissions = tasks.submit_each(files, collection=collection, uploaded_by=request.auth)
     return Status(
         202,
         [
             {
                 "duplicate": s.duplicate,
                 "skipped": bool(s.skipped),
+                "failed": bool(s.failed),
                 "message": s.message,
                 "document": s.document,
             }

@@ -16,6 +16,7 @@ import resource
 import select
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ingest.formats import IngestError, Limits, Parsed
@@ -29,8 +30,17 @@ class ParserCrashed(Exception):
 
 
 def parse_isolated(
-    data: bytes, filename: str, *, limits: Limits, max_memory_mb: int, max_seconds: float
+    data: bytes,
+    filename: str,
+    *,
+    limits: Limits,
+    max_memory_mb: int,
+    max_seconds: float,
+    heartbeat: Callable[[], None] = lambda: None,
+    heartbeat_every_s: float = 30.0,
 ) -> Parsed:
+    """`heartbeat` is called every `heartbeat_every_s` while the child works (a long OCR run
+    renews its document's lease); what it raises stops the parse."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns
@@ -38,7 +48,12 @@ def parse_isolated(
         _child(write_end, data, filename, limits, max_memory_mb * 2**20, max_seconds)
     os.close(write_end)
     try:
-        payload = _read_until(read_end, deadline=time.monotonic() + max_seconds)
+        payload = _read_until(
+            read_end,
+            deadline=time.monotonic() + max_seconds,
+            heartbeat=heartbeat,
+            every_s=heartbeat_every_s,
+        )
     finally:
         os.close(read_end)
         with contextlib.suppress(ProcessLookupError):
@@ -89,14 +104,20 @@ def _child(
         os._exit(0)
 
 
-def _read_until(fd: int, *, deadline: float) -> bytes | None:
+def _read_until(
+    fd: int, *, deadline: float, heartbeat: Callable[[], None], every_s: float
+) -> bytes | None:
     """All the child writes, or None when it is not done by the deadline."""
     parts = []
+    beat = time.monotonic() + every_s
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        now = time.monotonic()
+        if now >= deadline:
             return None
-        ready, _, _ = select.select([fd], [], [], remaining)
+        if now >= beat:
+            heartbeat()
+            beat = now + every_s
+        ready, _, _ = select.select([fd], [], [], min(deadline, beat) - now)
         if not ready:
             continue
         chunk = os.read(fd, 2**20)

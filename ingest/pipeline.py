@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import PurePosixPath
 
 import openai
@@ -46,6 +47,7 @@ class Submission:
     document: Document | None = None
     duplicate: bool = False
     skipped: str = ""  # what the file is when it is not a document: "a stylesheet"
+    failed: str = ""  # why it could not be stored (nothing was kept)
 
     @property
     def queued(self) -> bool:
@@ -59,6 +61,8 @@ class Submission:
     @property
     def message(self) -> str:
         doc = self.document
+        if self.failed:
+            return f"Not stored: {self.failed}"
         if doc is None:
             return f"Skipped {self.source_path}: {self.skipped} is not a document."
         if self.duplicate and doc.status == Document.Status.FAILED:
@@ -118,18 +122,27 @@ def submit(
         status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]
     )
     previous = live.filter(source_path=source_path).order_by("-version").first()
-    with transaction.atomic():
-        document = Document.objects.create(
-            collection=collection,
-            source_path=source_path,
-            title=PurePosixPath(source_path).name,
-            sha256=sha256,
-            size_bytes=len(data),
-            uploaded_by=uploaded_by,
-            replaces=previous,
-            version=previous.version + 1 if previous else 1,
+    try:
+        with transaction.atomic():
+            document = Document.objects.create(
+                collection=collection,
+                source_path=source_path,
+                title=PurePosixPath(source_path).name,
+                sha256=sha256,
+                size_bytes=len(data),
+                uploaded_by=uploaded_by,
+                replaces=previous,
+                version=previous.version + 1 if previous else 1,
+            )
+            document.file.save(sha256, ContentFile(data), save=True)
+    except OSError as error:  # the row goes with the transaction: nothing half-stored stays
+        log.exception("storing %s failed", source_path)
+        reason = error.strerror or str(error)
+        return Submission(
+            source_path,
+            failed=f"the file could not be written to the document storage ({reason}). Check "
+            f"that {settings.MEDIA_ROOT} is writable, then upload it again.",
         )
-        document.file.save(sha256, ContentFile(data), save=True)
     return Submission(source_path, document)
 
 
@@ -239,6 +252,8 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         limits=limits,
         max_memory_mb=settings.PARSE_MAX_MEMORY_MB,
         max_seconds=settings.PARSE_MAX_SECONDS,
+        heartbeat=report,  # a long OCR run keeps its lease
+        heartbeat_every_s=lease_s / 3,
     )
     document.ocr_pages = parsed.ocr_pages
     if parsed.ocr is not None and parsed.ocr.model:
@@ -279,7 +294,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     if texts:  # the calls happened (and may have cost money) whatever follows
         embedding_row(document.uploaded_by, texts, timings.get("embed_s", 0) * 1000).save()
     clock = time.perf_counter()
-    english = english_vectors(texts)
+    english = english_vectors(texts, report=report)
     lap("embed_en_s")
     _swap_chunks(document, claim, drafts, vectors, english)
     lap("write_s")
@@ -292,9 +307,10 @@ def embedding_text(title: str, draft: Draft) -> str:
     return f"{context}\n{draft.text}" if context else draft.text
 
 
-def english_vectors(texts: list[str]) -> list[list[float] | None]:
+def english_vectors(texts: list[str], report=lambda: None) -> list[list[float] | None]:
     """The English leg's vectors (see ingest.embedders); None for a mostly-CJK passage, or for
-    all when the leg is off."""
+    all when the leg is off. `report` is called after each group (it renews the lease, and stops
+    a run that lost its claim)."""
     embedder = get_english_embedder()
     wanted = [i for i, text in enumerate(texts) if embedder and not mostly_cjk(text)]
     vectors: list[list[float] | None] = [None] * len(texts)
@@ -302,6 +318,7 @@ def english_vectors(texts: list[str]) -> list[list[float] | None]:
         group = wanted[start : start + EMBED_GROUP]
         for i, vector in zip(group, embedder.embed([texts[i] for i in group]), strict=True):
             vectors[i] = vector
+        report()
     return vectors
 
 
@@ -363,9 +380,20 @@ def _swap_chunks(
 
 
 def requeue_stale() -> list[int]:
-    """Queue again the documents whose worker died (their lease ran out mid-run): their ids,
-    for `tasks` to hand to a worker."""
+    """Queue again the documents whose worker died (their lease ran out mid-run), and the
+    QUEUED ones no task has taken for a while (a request that died between storing a file and
+    queueing it): their ids, for `tasks` to hand to a worker. A duplicate task is harmless: the
+    claim lets one run through."""
+    waited = timezone.now() - timedelta(seconds=settings.INGEST_QUEUED_STALE_S)
     ids = []
+    for document_id in Document.objects.filter(
+        status=Document.Status.QUEUED, updated_at__lt=waited
+    ).values_list("pk", flat=True):
+        # Touching the row restarts its wait: the next sweeps leave it to this task.
+        if Document.objects.filter(
+            pk=document_id, status=Document.Status.QUEUED, updated_at__lt=waited
+        ).update(updated_at=timezone.now()):
+            ids.append(document_id)
     for document_id in Document.objects.filter(
         status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
     ).values_list("pk", flat=True):

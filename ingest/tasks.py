@@ -28,6 +28,19 @@ def requeue_stale_documents() -> list[int]:
     return ids
 
 
+def submit_each(uploads, *, collection, uploaded_by) -> list[pipeline.Submission]:
+    """Store and queue uploaded files one at a time: a file that fails leaves the others
+    stored and queued, and says why."""
+    submissions = []
+    for upload in uploads:
+        submission = pipeline.submit_upload(
+            collection=collection, upload=upload, uploaded_by=uploaded_by
+        )
+        queue([submission])
+        submissions.append(submission)
+    return submissions
+
+
 def queue(submissions: Iterable[pipeline.Submission]) -> None:
     """Hand the new documents among `submissions` to a worker, once their rows are committed."""
     for submission in submissions:

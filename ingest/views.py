@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from ingest import pipeline, tasks
+from ingest import tasks
 from ingest.forms import UploadForm
 from ingest.models import Collection, Document
 from ingest.parsers import IMAGES
@@ -21,17 +21,16 @@ from ingest.parsers import IMAGES
 def upload(request: HttpRequest) -> HttpResponse:
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        submissions = [
-            pipeline.submit_upload(
-                collection=form.cleaned_data["collection"], upload=upload, uploaded_by=request.user
-            )
-            for upload in form.cleaned_data["files"]
-        ]
-        tasks.queue(submissions)
+        submissions = tasks.submit_each(
+            form.cleaned_data["files"],
+            collection=form.cleaned_data["collection"],
+            uploaded_by=request.user,
+        )
         query = {
             "ids": ",".join(str(s.document.pk) for s in submissions if s.document),
             "dup": ",".join(str(s.document.pk) for s in submissions if s.duplicate),
             "skipped": [f"{s.source_path}: {s.skipped}" for s in submissions if s.skipped],
+            "failed": [f"{s.source_path}: {s.failed}" for s in submissions if s.failed],
         }
         return redirect(f"{reverse('admin:ingest_upload_status')}?{urlencode(query, doseq=True)}")
     context = {**admin.site.each_context(request), "form": form, "title": "Upload documents"}
@@ -49,6 +48,7 @@ def upload_status(request: HttpRequest) -> TemplateResponse:
         "title": "Upload progress",
         "rows": [(d, d.pk in duplicates) for d in rows],
         "skipped": request.GET.getlist("skipped")[:500],
+        "failed": request.GET.getlist("failed")[:500],
         "finished": all(d.is_finished for d in rows),
     }
     template = "admin/ingest/upload_status.html"

@@ -108,3 +108,25 @@ def test_people_without_the_permission_cannot_upload(client, django_user_model, 
 
     assert response.status_code in (302, 403)
     assert not Document.objects.exists()
+
+
+def test_a_storage_error_names_itself_per_file_and_leaves_nothing_queued(
+    admin_client, collection, settings, tmp_path
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the storage's folder should be")
+    settings.MEDIA_ROOT = str(blocker / "media")
+
+    response = upload(
+        admin_client,
+        collection,
+        SimpleUploadedFile("a.md", b"# A\n\nFirst."),
+        SimpleUploadedFile("b.md", b"# B\n\nSecond."),
+    )
+
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"]).content.decode()
+    assert page.count("Not stored") == 2
+    assert "could not be written to the document storage (Not a directory)" in page
+    assert str(blocker / "media") in page
+    assert not Document.objects.exists(), "no half-stored document waits for a task"

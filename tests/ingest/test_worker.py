@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from ingest import pipeline, tasks
 from ingest.models import Chunk, Collection, Document
@@ -138,3 +140,48 @@ def test_bombs_fail_with_a_reason_while_the_worker_keeps_its_memory():
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_document_that_no_task_took_is_queued_again_by_the_sweep(celery_worker):
+    collection = Collection.objects.create(name="Ops")
+    # Stored, but the request died before its task was queued.
+    submission = pipeline.submit(collection=collection, source_path="a.md", data=b"# A\n\nWords.")
+    document = submission.document
+    Document.objects.filter(pk=document.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=11)
+    )
+
+    swept = tasks.requeue_stale_documents()
+
+    wait_for(lambda: status(document) == "ready")
+    assert swept == [document.pk]
+    assert tasks.requeue_stale_documents() == [], "once queued, the next sweeps leave it be"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once():
+    collection = Collection.objects.create(name="Ops")
+    worker = start_worker(extra_env={"INGEST_LEASE_S": "5"})
+    try:
+        submission = pipeline.submit(
+            collection=collection, source_path="wal.txt", data=long_text(1200)
+        )
+        tasks.queue([submission])
+        document = submission.document
+        requeued: list[int] = []
+
+        def finished() -> bool:
+            requeued.extend(pipeline.requeue_stale())  # the sweeper, as often as it likes
+            return status(document) in {"ready", "failed"}
+
+        wait_for(finished, timeout=150, every=0.5)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY, document.failure_reason
+    assert requeued == [], "the lease never ran out"
+    assert document.attempts == 1
+    assert document.chunks.count() == document.chunk_count
