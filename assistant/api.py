@@ -5,8 +5,11 @@ Every error has one shape: {"error": {"code": "machine_readable", "message": "Fo
 
 from __future__ import annotations
 
+import logging
+
 from asgiref.sync import iscoroutinefunction
 from django.core.exceptions import RequestDataTooBig
+from django.db import OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import sync_and_async_middleware
@@ -20,6 +23,7 @@ from assistant.chat.api import router as chat
 from assistant.chat.api import search_router
 from assistant.chat.conversations import TooManyOpenAnswers
 from assistant.chat.status import describe
+from assistant.lib import outage
 from assistant.lib.api import ApiError
 from ingest.api import router as documents
 
@@ -45,6 +49,8 @@ class SessionAuth(security.SessionAuth):
         return super().__call__(request)
 
 
+log = logging.getLogger(__name__)
+
 api = NinjaAPI(
     title="Knowledge assistant API",
     version="1",
@@ -63,6 +69,7 @@ _CODES = {
     413: "too_large",
     422: "invalid_request",
     429: "rate_limited",
+    503: "unavailable",
 }
 
 
@@ -137,6 +144,14 @@ def _over_quota(request, error: QuotaExceeded):
 @api.exception_handler(TooManyOpenAnswers)
 def _too_many_open(request, error: TooManyOpenAnswers):
     return error_response(request, 429, "too_many_open_answers", str(error), {"Retry-After": "5"})
+
+
+@api.exception_handler(OperationalError)
+def _database_unavailable(request, error: OperationalError):
+    log.error("database unavailable for %s %s: %s", request.method, request.path, error)
+    return error_response(
+        request, 503, "unavailable", outage.MESSAGE, {"Retry-After": str(outage.RETRY_AFTER_S)}
+    )
 
 
 @api.exception_handler(RequestDataTooBig)

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "assistant.lib.outage.database_unavailable",
 ]
 
 # Only what our pages load: our own scripts, styles, images (the admin's and the API docs' inline
@@ -104,15 +105,21 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# During an outage a request fails within seconds (a 503 that says so) instead of hanging.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env_int(
+    "DATABASE_CONNECT_TIMEOUT_S", 5, minimum=1
+)
 # The web server (assistant/asgi.py turns this on) shares a pool of at most
 # DATABASE_POOL_MAX_SIZE connections between its threads; Celery's forked workers keep Django's
 # one connection per thread.
 if env_bool("DATABASE_POOL", False):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": 2,
         "max_size": env_int("DATABASE_POOL_MAX_SIZE", 16, minimum=2),
-        "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 30.0),
+        # Django has the pool try a connection before lending it (psycopg_pool's check): one
+        # broken by an outage is replaced, so the first request after it works, no restart.
+        "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 10.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
