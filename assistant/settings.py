@@ -191,6 +191,9 @@ ANSWER_MAX_TOKENS = env_int("ANSWER_MAX_TOKENS", 1024, minimum=16)
 CONTEXT_BUDGET_TOKENS = env_int("CONTEXT_BUDGET_TOKENS", 3000, minimum=100)
 LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0)
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
+# One deadline for an answer's first token, across the query rewrite, every retry and every
+# fallback model; past it the offline answer comes with its notice.
+LLM_FIRST_TOKEN_BUDGET_S = env_float("LLM_FIRST_TOKEN_BUDGET_S", 45.0)
 LLM_BACKOFF_BASE_S = env_float("LLM_BACKOFF_BASE_S", 0.5)
 
 # --- Retrieval with a key: Qwen's rerank model reorders the candidates, the fast model rewrites

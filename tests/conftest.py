@@ -155,6 +155,8 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         "LLM_TIMEOUT_S": "1.5",
         "LLM_MAX_ATTEMPTS": "2",
         "LLM_BACKOFF_BASE_S": "0.01",
+        # Room for a rewrite and two tries of 1.5 s, not for the fallback model's.
+        "LLM_FIRST_TOKEN_BUDGET_S": "4",
         # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
         "QWEN_ENABLE_THINKING": "true",
     }

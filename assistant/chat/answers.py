@@ -32,6 +32,7 @@ from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
 from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages, says_not_covered
 from assistant.llm.providers import (
+    AttemptFailed,
     ChatProvider,
     ExtractiveProvider,
     Finished,
@@ -221,6 +222,8 @@ class _Run:
         self.user = user
         self.use_cache = use_cache
         self.started = time.monotonic()
+        # The first token's deadline, across the rewrite, the retries and the fallback models.
+        self.deadline = self.started + settings.LLM_FIRST_TOKEN_BUDGET_S
         self.text: list[str] = []
         self.hits: list[Hit] = []
         self.outcome = Outcome()
@@ -290,7 +293,9 @@ class _Run:
             tier=tier,
         )
         try:
-            async for event in self._relay(stream_answer(provider, request)):
+            async for event in self._relay(
+                stream_answer(provider, request, deadline=self.deadline)
+            ):
                 yield event
         except StreamBroken as error:
             log.warning("stream broke after the first token: %s", error)
@@ -305,13 +310,7 @@ class _Run:
             return
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
-            log.error("answer provider failed: %s", error)
-            self.calls.append(
-                self._call(
-                    Outcome(provider=provider.name, model=model, call=LlmCall.Outcome.ERROR),
-                    first_token_ms=None,
-                )
-            )
+            log.error("answer provider failed: %s", error)  # each try is recorded already
             message.notice = (
                 f"{error.user_message} Meanwhile, here are quotes from the most "
                 "relevant passages (offline mode)."
@@ -329,6 +328,10 @@ class _Run:
             usage=finished.usage,
             fallback=(finished.provider, finished.model) != (provider.name, model),
         )
+        if self.outcome.fallback and finished.provider == provider.name:
+            message.notice = message.notice or (
+                f"Answered by the fallback model {finished.model}: {model} did not answer."
+            )
 
     def _delta(self, text: str) -> Event:
         self.text.append(text)
@@ -341,6 +344,9 @@ class _Run:
             async for event in stream:
                 if isinstance(event, Finished):
                     self.finished = event
+                    continue
+                if isinstance(event, AttemptFailed):
+                    self.calls.append(self._failed_call(event.provider, event.model, event.seconds))
                     continue
                 if self.message.first_token_ms is None:
                     self.message.first_token_ms = self._elapsed_ms()
@@ -395,17 +401,27 @@ class _Run:
             return question
         started = time.monotonic()
         try:
-            rewritten, usage, model = await provider.complete(
-                [
-                    {"role": "system", "content": REWRITE_RULES},
-                    *history[-4:],
-                    {"role": "user", "content": question},
-                ],
-                tier=Tier.FAST,
-                max_tokens=120,
+            # Within the answer's first-token budget: a hanging model cannot spend it all here.
+            async with asyncio.timeout(max(self.deadline - started, 0)):
+                rewritten, usage, model = await provider.complete(
+                    [
+                        {"role": "system", "content": REWRITE_RULES},
+                        *history[-4:],
+                        {"role": "user", "content": question},
+                    ],
+                    tier=Tier.FAST,
+                    max_tokens=120,
+                )
+        except (ProviderError, TimeoutError) as error:  # a failed rewrite must not fail the answer
+            log.warning("query rewrite failed: %s", error or "no reply within the budget")
+            self.calls.append(
+                self._failed_call(
+                    provider.name,
+                    provider.model_for(Tier.FAST),
+                    time.monotonic() - started,
+                    kind=LlmCall.Kind.REWRITE,
+                )
             )
-        except ProviderError as error:  # a failed rewrite must not fail the answer
-            log.warning("query rewrite failed: %s", error)
             return question
         row = call_row(
             self.user,
@@ -424,6 +440,22 @@ class _Run:
         """Move the answer to `status`, unless it was already finished (the sweeper closed it)."""
         self.message.status = status
         Message.objects.filter(pk=self.message.pk, status__in=Message.OPEN).update(status=status)
+
+    def _failed_call(
+        self, provider: str, model: str, seconds: float, *, kind: str = LlmCall.Kind.ANSWER
+    ) -> LlmCall:
+        """A call that failed before any text: no tokens, its time, outcome ERROR."""
+        return call_row(
+            self.user,
+            self.message,
+            provider,
+            model,
+            Usage(),
+            None,
+            int(seconds * 1000),
+            outcome=LlmCall.Outcome.ERROR,
+            kind=kind,
+        )
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)

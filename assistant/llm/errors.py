@@ -40,6 +40,13 @@ class ProviderUnavailable(ProviderError):
     user_message = "The answer service is not responding. Please try again shortly."
 
 
+class BudgetSpent(ProviderUnavailable):
+    """No first token within LLM_FIRST_TOKEN_BUDGET_S, whatever was tried: stop trying."""
+
+    retryable = False
+    user_message = "The answer service did not start answering in time."
+
+
 class ProviderRejected(ProviderError):
     """400/401/403 and content refusals: retrying cannot help."""
 

@@ -24,7 +24,7 @@ from django.conf import settings
 
 from assistant.lib.backoff import backoff_s
 from assistant.lib.text import terms
-from assistant.llm.errors import ProviderError, classify
+from assistant.llm.errors import BudgetSpent, ProviderError, classify
 from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages
 from assistant.llm.usage import Usage, cost_usd, estimate_usage, normalise_usage
 
@@ -49,7 +49,17 @@ class Finished:
     notice: str = ""
 
 
-StreamEvent = TextDelta | Finished
+@dataclass(frozen=True)
+class AttemptFailed:
+    """One model call that failed before any text: recorded, then the next try (if any)."""
+
+    provider: str
+    model: str
+    error: ProviderError
+    seconds: float
+
+
+StreamEvent = TextDelta | Finished | AttemptFailed
 
 
 @dataclass
@@ -256,39 +266,62 @@ def get_provider(name: str | None = None) -> Provider:
     return ExtractiveProvider()
 
 
-async def stream_answer(provider: Provider, request: AnswerRequest) -> AsyncIterator[StreamEvent]:
-    """Stream from the tier's model, retrying and then falling back only before the first token.
+async def stream_answer(
+    provider: Provider, request: AnswerRequest, *, deadline: float | None = None
+) -> AsyncIterator[StreamEvent]:
+    """Stream from the tier's model, retrying and then falling back only before the first token,
+    all of it before `deadline` (time.monotonic(); default: LLM_FIRST_TOKEN_BUDGET_S from now).
 
-    Raises the last ProviderError when every model failed before any text; a StreamBroken once
-    text has been relayed; a ProviderRejected at once (retrying a 400/401/403 cannot help).
+    Each failed try is an AttemptFailed event. Raises the last ProviderError when every model
+    failed before any text or the budget ran out; a StreamBroken once text has been relayed; a
+    ProviderRejected at once (retrying a 400/401/403 cannot help).
     """
     if isinstance(provider, ExtractiveProvider):
         async for event in provider.stream(request):
             yield event
         return
+    if deadline is None:
+        deadline = time.monotonic() + settings.LLM_FIRST_TOKEN_BUDGET_S
     models = [provider.model_for(request.tier)]
     models += [m for m in provider.fallback_models if m not in models]
-    last_error: ProviderError | None = None
+    last_error: ProviderError = BudgetSpent("the first-token budget was spent before any try")
     for model in models:
         for attempt in range(settings.LLM_MAX_ATTEMPTS):
+            started = time.monotonic()
+            if started >= deadline:
+                raise last_error
             relayed = False
+            stream = provider.stream(request, model=model)
             try:
-                async for event in provider.stream(request, model=model):
+                try:
+                    async with asyncio.timeout(deadline - started):  # the first event only
+                        first = await anext(stream)
+                except TimeoutError:
+                    raise BudgetSpent(
+                        f"{model} sent nothing within the first-token budget "
+                        f"({settings.LLM_FIRST_TOKEN_BUDGET_S:.0f} s)"
+                    ) from None
+                relayed = isinstance(first, TextDelta)
+                yield first
+                async for event in stream:
                     relayed = relayed or isinstance(event, TextDelta)
                     yield event
                 return
             except ProviderError as error:
-                if relayed or not error.retryable:
+                if relayed:
+                    raise
+                yield AttemptFailed(provider.name, model, error, time.monotonic() - started)
+                if not error.retryable:
                     raise
                 last_error = error
                 log.warning("llm attempt %d on %s failed: %s", attempt + 1, model, error)
                 if attempt + 1 < settings.LLM_MAX_ATTEMPTS:
-                    await asyncio.sleep(
-                        backoff_s(
-                            attempt,
-                            base=settings.LLM_BACKOFF_BASE_S,
-                            retry_after=getattr(error, "retry_after", None),
-                        )
+                    wait = backoff_s(
+                        attempt,
+                        base=settings.LLM_BACKOFF_BASE_S,
+                        retry_after=getattr(error, "retry_after", None),
                     )
-    assert last_error is not None
+                    await asyncio.sleep(max(min(wait, deadline - time.monotonic()), 0))
+            finally:
+                await stream.aclose()
     raise last_error

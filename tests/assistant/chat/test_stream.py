@@ -124,7 +124,7 @@ def test_persistent_500s_fall_back_to_the_next_model(live_server_url, standin, p
 def test_timeouts_everywhere_end_in_the_extractive_answer_with_a_notice(
     live_server_url, standin, person
 ):
-    standin.script(*[Reply(hang_s=3)] * 4)
+    standin.script(*[Reply(hang_s=10)] * 5)
     message = ask(person)
 
     stream(live_server_url, person, message)
@@ -132,9 +132,18 @@ def test_timeouts_everywhere_end_in_the_extractive_answer_with_a_notice(
     message.refresh_from_db()
     assert message.status == "succeeded"
     assert message.provider == "extractive"
-    assert "not responding" in message.notice and "offline mode" in message.notice
+    assert "did not start answering in time" in message.notice
+    assert "offline mode" in message.notice
     assert "200 questions a day" in message.text
-    assert LlmCall.objects.filter(message=message, outcome="error").exists()
+    # Two tries of 1.5 s on qwen-plus; the fallback model's try ends with the 4 s budget.
+    assert [r["model"] for r in standin.chat_requests()] == ["qwen-plus", "qwen-plus", "qwen-turbo"]
+    failed = LlmCall.objects.filter(message=message, kind="answer", outcome="error")
+    assert list(failed.order_by("pk").values_list("model", flat=True)) == [
+        "qwen-plus",
+        "qwen-plus",
+        "qwen-turbo",
+    ], "every try is a recorded call"
+    assert message.total_ms < 10_000, "within the budget, not after the model's 10 s hang"
 
 
 def test_a_stream_broken_after_the_first_token_fails_and_keeps_the_partial_text(
@@ -447,3 +456,18 @@ def test_thumbs_down_answers_are_listed_for_admins(client, admin_client, person)
     assert "It cites the wrong page" in page
     assert "How many questions may I ask each day?" in page
     assert "Wrong answer" in page
+
+
+def test_a_failed_query_rewrite_is_a_recorded_call_and_the_answer_goes_on(
+    live_server_url, standin, person
+):
+    standin.script_completion(Reply(status=500))
+    standin.script(Reply(text="Two hundred [1]."))
+    message = ask(person)
+
+    stream(live_server_url, person, message)
+
+    message.refresh_from_db()
+    assert (message.status, message.text) == ("succeeded", "Two hundred [1].")
+    rewrite = LlmCall.objects.get(message=message, kind="rewrite")
+    assert (rewrite.outcome, rewrite.model) == ("error", "qwen-turbo")

@@ -3,13 +3,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 
 import pytest
 
 from assistant.chat.rendering import Source, render
-from assistant.llm.errors import ProviderBusy, ProviderRejected, ProviderUnavailable, StreamBroken
+from assistant.llm.errors import (
+    BudgetSpent,
+    ProviderBusy,
+    ProviderRejected,
+    ProviderUnavailable,
+    StreamBroken,
+)
 from assistant.llm.prompts import AnswerRequest, Passage
 from assistant.llm.providers import (
+    AttemptFailed,
     ExtractiveProvider,
     Finished,
     TextDelta,
@@ -147,6 +155,41 @@ def test_persistent_500s_fall_back_to_the_next_model(qwen_settings, standin):
 
     assert finished.model == "qwen-turbo"
     assert [r["model"] for r in standin.chat_requests()] == ["qwen-plus"] * 3 + ["qwen-turbo"]
+
+
+def test_a_model_that_never_answers_is_given_up_at_the_first_token_budget(qwen_settings, standin):
+    qwen_settings.LLM_TIMEOUT_S = 60
+    qwen_settings.LLM_FIRST_TOKEN_BUDGET_S = 1.0
+    standin.script(*[Reply(hang_s=20)] * 6)
+    events = []
+
+    async def run():
+        async for event in stream_answer(get_provider(), request()):
+            events.append(event)
+
+    started = time.monotonic()
+    with pytest.raises(BudgetSpent):
+        asyncio.run(run())
+
+    assert time.monotonic() - started < 10, "the budget, not the 20 s hang, ended it"
+    assert [(type(e), e.model) for e in events] == [(AttemptFailed, "qwen-plus")]
+    assert len(standin.chat_requests()) == 1
+
+
+def test_every_failed_try_is_an_event_to_record(qwen_settings, standin):
+    qwen_settings.LLM_MAX_ATTEMPTS = 2
+    standin.script(Reply(status=500), Reply(status=503), Reply(text="From turbo [1]."))
+    events = []
+
+    async def run():
+        async for event in stream_answer(get_provider(), request()):
+            events.append(event)
+
+    asyncio.run(run())
+
+    failed = [(e.model, e.error.status) for e in events if isinstance(e, AttemptFailed)]
+    assert failed == [("qwen-plus", 500), ("qwen-plus", 503)]
+    assert isinstance(events[-1], Finished) and events[-1].model == "qwen-turbo"
 
 
 def test_401_is_never_retried(qwen_settings, standin):
