@@ -191,6 +191,10 @@ ANSWER_MAX_TOKENS = env_int("ANSWER_MAX_TOKENS", 1024, minimum=16)
 CONTEXT_BUDGET_TOKENS = env_int("CONTEXT_BUDGET_TOKENS", 3000, minimum=100)
 LLM_TIMEOUT_S = env_float("LLM_TIMEOUT_S", 30.0)
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3, minimum=1)
+# A stream saves its text so far and renews its answer's heartbeat this often; an answer whose
+# heartbeat is older than ANSWER_STALE_S lost its process and is closed as interrupted.
+ANSWER_HEARTBEAT_S = env_float("ANSWER_HEARTBEAT_S", 5.0)
+ANSWER_STALE_S = env_int("ANSWER_STALE_S", 45, minimum=2)
 # One deadline for an answer's first token, across the query rewrite, every retry and every
 # fallback model; past it the offline answer comes with its notice.
 LLM_FIRST_TOKEN_BUDGET_S = env_float("LLM_FIRST_TOKEN_BUDGET_S", 45.0)
@@ -303,6 +307,6 @@ CELERY_BEAT_SCHEDULE = {
     },
     "close-abandoned-answers": {
         "task": "assistant.chat.tasks.close_abandoned_answers",
-        "schedule": 300,
+        "schedule": env_int("ANSWER_SWEEP_S", 20, minimum=1),
     },
 }

@@ -20,9 +20,11 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.urls import reverse
+from django.utils import timezone
 
-from assistant.chat.conversations import record_calls, settle_quota
+from assistant.chat.conversations import record_calls, replace_estimate, settle_quota
 from assistant.chat.followups import is_follow_up
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Citation, Message
@@ -142,7 +144,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
     async with notify.waiting(notify.STOP, str(message.pk)) as stop:
         claimed = await Message.objects.filter(
             pk=message.pk, status=Message.Status.CREATED, stop_requested=False
-        ).aupdate(status=Message.Status.RETRIEVING)
+        ).aupdate(status=Message.Status.RETRIEVING, heartbeat_at=timezone.now())
         if not claimed:
             # Stopped before it started, or another connection is answering it (a second tab):
             # follow it to the end.
@@ -150,6 +152,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
             return
         run = _Run(message, user, use_cache=use_cache)
         watcher = asyncio.create_task(run.watch(stop, asyncio.current_task()))
+        heart = asyncio.create_task(run.heartbeat())
         try:
             async for event in run.events():
                 yield event
@@ -161,6 +164,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
             yield Event(Kind.DONE, run.message)
         finally:
             watcher.cancel()
+            heart.cancel()
             await asyncio.shield(run.save_unfinished())
 
 
@@ -247,6 +251,24 @@ class _Run:
                 task.cancel()
                 return
 
+    async def heartbeat(self) -> None:
+        """While the answer is written: every ANSWER_HEARTBEAT_S, the text so far (and who is
+        writing it, with the prompt's estimated size) saved with a fresh heartbeat, so a process
+        that dies loses neither, and the sweeper can tell a live answer from an orphan."""
+        while True:
+            await asyncio.sleep(settings.ANSWER_HEARTBEAT_S)
+            message = self.message
+            try:
+                await Message.objects.filter(pk=message.pk, status__in=Message.OPEN).aupdate(
+                    heartbeat_at=timezone.now(),
+                    text="".join(self.text),
+                    provider=message.provider,
+                    model=message.model,
+                    prompt_tokens=message.prompt_tokens,
+                )
+            except DatabaseError as error:  # an outage: the next beat tries again
+                log.warning("heartbeat of answer %s failed: %s", message.pk, error)
+
     async def events(self) -> AsyncIterator[Event]:
         yield Event(Kind.STATUS, Message.Status.RETRIEVING)
         async for event in self._write():
@@ -292,10 +314,12 @@ class _Run:
             history=history,
             tier=tier,
         )
+        # Who writes it, and the prompt's size: what the sweeper charges if this process dies.
+        message.provider, message.model = provider.name, model
+        message.prompt_tokens = estimate_usage(build_messages(request), []).prompt_tokens
+        answer = stream_answer(provider, request, deadline=self.deadline)
         try:
-            async for event in self._relay(
-                stream_answer(provider, request, deadline=self.deadline)
-            ):
+            async for event in self._relay(answer):
                 yield event
         except StreamBroken as error:
             log.warning("stream broke after the first token: %s", error)
@@ -509,6 +533,8 @@ class _Run:
         )
         if stored and citations is not None:
             _save_citations(message, self.hits, citations)
+        if not stored:  # the sweeper closed it meanwhile: our real usage replaces its estimate
+            replace_estimate(message)
         record_calls(message, self.calls + calls)
         settle_quota(message)
         notify.send(notify.DONE, str(message.pk))

@@ -7,15 +7,18 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from assistant.accounts import quotas
 from assistant.chat.models import Conversation, Message
+from assistant.chat.rendering import render
 from assistant.lib import notify
+from assistant.lib.text import estimate_tokens
 from assistant.llm.models import LlmCall
 from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
+from assistant.llm.usage import Usage, call_row
 
 # An answer still "open" after this long is taken to be abandoned (its process died).
 OPEN_ANSWER_WINDOW = timedelta(minutes=10)
@@ -80,41 +83,87 @@ def _limit_open_answers(owner) -> None:
     with connection.cursor() as cursor:  # one asker per user at a time, across processes
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5155, owner.pk])
     open_answers = Message.objects.filter(
-        conversation__owner=owner,
-        role=Message.Role.ASSISTANT,
-        created_at__gte=timezone.now() - OPEN_ANSWER_WINDOW,
-    ).exclude(status__in=Message.FINISHED)
+        conversation__owner=owner, role=Message.Role.ASSISTANT, status__in=Message.OPEN
+    ).filter(_alive())
     if open_answers.count() >= limit:
         raise TooManyOpenAnswers(limit)
 
 
+def _alive() -> Q:
+    """Open answers that still have a process: a stream with a fresh heartbeat, or one waiting
+    for its stream to start (within the window)."""
+    now = timezone.now()
+    return Q(heartbeat_at__gte=now - timedelta(seconds=settings.ANSWER_STALE_S)) | Q(
+        heartbeat_at__isnull=True, created_at__gte=now - OPEN_ANSWER_WINDOW
+    )
+
+
 def close_abandoned_answers() -> int:
-    """Answers left open past the window (their tab never streamed, or their process died):
-    marked failed, their quota settled to what they used, their stream (if one still runs)
-    told to stop. Returns how many."""
+    """Answers whose process is gone (their heartbeat is stale: the web server died, or lost
+    the database) are closed as interrupted with the text they had; those whose stream never
+    started (past the window) as failed. Each is charged once for what it used. Returns how
+    many were closed."""
     abandoned = Message.objects.filter(
-        role=Message.Role.ASSISTANT, created_at__lt=timezone.now() - OPEN_ANSWER_WINDOW
-    ).exclude(status__in=Message.FINISHED)
-    closed = 0
-    for message in abandoned.select_related("conversation"):
-        updated = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
-            status=Message.Status.FAILED,
-            error="This answer was never finished; ask again.",
-            stop_requested=True,
+        role=Message.Role.ASSISTANT, status__in=Message.OPEN
+    ).exclude(_alive())
+    return sum(close_orphan(message) for message in abandoned.select_related("conversation"))
+
+
+INTERRUPTED = (
+    "This answer was interrupted before its end (the server restarted or lost its database); "
+    "here is what was written. Ask again for a complete answer."
+)
+NEVER_STARTED = "This answer was never started; ask again."
+
+
+def close_orphan(message: Message) -> bool:
+    """Close an open answer that no process writes any more, once: the text it saved stays,
+    its usage is recorded (estimated from what was saved), its quota settled."""
+    started = message.heartbeat_at is not None
+    closed = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
+        status=Message.Status.INTERRUPTED if started else Message.Status.FAILED,
+        notice=INTERRUPTED if started else "",
+        error="" if started else NEVER_STARTED,
+        html=render(message.text, {}),
+        stop_requested=True,
+    )
+    if not closed:
+        return False
+    if message.text or message.prompt_tokens:
+        usage = Usage(
+            prompt_tokens=message.prompt_tokens,
+            completion_tokens=estimate_tokens(message.text),
+            estimated=True,
         )
-        if updated:
-            settle_quota(message)
-            notify.send(notify.STOP, str(message.pk))
-            notify.send(notify.DONE, str(message.pk))
-            closed += 1
-    return closed
+        call = call_row(
+            message.conversation.owner,
+            message,
+            message.provider or "unknown",
+            message.model or "unknown",
+            usage,
+            message.first_token_ms,
+            None,
+            outcome=LlmCall.Outcome.INTERRUPTED,
+        )
+        record_calls(message, [call])
+    settle_quota(message)
+    notify.send(notify.STOP, str(message.pk))
+    notify.send(notify.DONE, str(message.pk))
+    return True
 
 
 def request_stop(message: Message) -> None:
     """Stop the answer wherever its stream runs: the flag for the record, the NOTIFY to wake it
-    at once."""
+    at once. An answer no process writes any more (a stale heartbeat) is closed here and now."""
     Message.objects.filter(pk=message.pk).update(stop_requested=True)
     notify.send(notify.STOP, str(message.pk))
+    orphaned = Message.objects.filter(
+        pk=message.pk,
+        status__in=Message.OPEN,
+        heartbeat_at__lt=timezone.now() - timedelta(seconds=2 * settings.ANSWER_HEARTBEAT_S + 1),
+    ).first()
+    if orphaned is not None:
+        close_orphan(orphaned)
 
 
 def settle_quota(message: Message) -> None:
@@ -146,6 +195,32 @@ def settle_quota(message: Message) -> None:
             tokens=used["tokens"] - row["reserved_tokens"],
             cost=used["cost"] - row["reserved_cost_usd"],
         )
+
+
+def replace_estimate(message: Message) -> None:
+    """A stream that outlived the sweeper's verdict brings the real usage: the estimate the
+    sweeper recorded (and charged) for it goes, so each call is charged exactly once."""
+    with transaction.atomic():
+        row = (
+            Message.objects.select_for_update(of=("self",))
+            .filter(pk=message.pk)
+            .values("quota_settled", "quota_day", "conversation__owner_id")
+            .first()
+        )
+        estimates = LlmCall.objects.filter(message=message, outcome=LlmCall.Outcome.INTERRUPTED)
+        charged = estimates.aggregate(
+            tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
+            cost=Sum("cost_usd", default=Decimal(0)),
+        )
+        if not estimates.delete()[0] or row is None:
+            return
+        if row["quota_settled"] and row["quota_day"] is not None:
+            quotas.correct(
+                row["conversation__owner_id"],
+                row["quota_day"],
+                tokens=-charged["tokens"],
+                cost=-charged["cost"],
+            )
 
 
 def record_calls(message: Message, calls: list[LlmCall]) -> None:

@@ -49,8 +49,10 @@ class Message(models.Model):
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Stopped"
+        # Its process died, or lost the database, mid-answer: the text so far is kept.
+        INTERRUPTED = "interrupted", "Interrupted"
 
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
     OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING, Status.FINALIZING)
 
     conversation = models.ForeignKey(
@@ -60,6 +62,9 @@ class Message(models.Model):
     text = models.TextField(blank=True)
     html = models.TextField(blank=True, help_text="Sanitized rendering with citation links.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
+    # Renewed every few seconds while a stream writes the answer (with the text so far): a stale
+    # one means its process is gone, and the sweeper closes the answer as interrupted.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     high_accuracy = models.BooleanField(default=False)
     standalone_question = models.TextField(blank=True)
     provider = models.CharField(max_length=40, blank=True)

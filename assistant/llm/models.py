@@ -14,6 +14,7 @@ class LlmCall(models.Model):
         ERROR = "error", "Failed before any text"
         BROKEN = "broken", "Cut off mid-answer"
         CANCELLED = "cancelled", "Stopped"
+        INTERRUPTED = "interrupted", "Interrupted (usage estimated)"
 
     class Kind(models.TextChoices):
         ANSWER = "answer", "Answer"

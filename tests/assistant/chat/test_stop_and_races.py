@@ -189,17 +189,19 @@ def test_the_sweeper_closing_a_live_answer_settles_its_quota_exactly_once(
     assert first_delta.wait(20)
 
     # The beat sweeper takes the answer for abandoned while its stream still writes.
-    Message.objects.filter(pk=message.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    Message.objects.filter(pk=message.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
     assert conversations.close_abandoned_answers() == 1
 
     assert ended.wait(10)
     message.refresh_from_db()
-    assert message.status == Message.Status.FAILED, "the sweeper's verdict stands"
+    assert message.status == Message.Status.INTERRUPTED, "the sweeper's verdict stands"
     assert message.quota_settled
     used = LlmCall.objects.filter(message=message).aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
     )["tokens"]
-    assert LlmCall.objects.filter(message=message, kind="answer").count() == 1
+    assert LlmCall.objects.filter(message=message, kind="answer").count() == 1, (
+        "the stream's real usage replaced the sweeper's estimate"
+    )
     assert used > 0
     today.refresh_from_db()
     assert (today.questions, today.tokens) == (1, used), "every call counted once, nothing else"
