@@ -72,7 +72,7 @@ class DocumentAdmin(admin.ModelAdmin):
     @admin.display(description="Progress")
     def progress_bar(self, document):
         return format_html(
-            '<progress max="100" value="{}"></progress> {}', document.progress, document.stage
+            '<progress max="100" value="{}"></progress> {}', document.progress, document.stage_now
         )
 
     @admin.display(description="Failure reason")

@@ -133,6 +133,14 @@ class Document(models.Model):
     def is_finished(self) -> bool:
         return self.status in {self.Status.READY, self.Status.FAILED, self.Status.SUPERSEDED}
 
+    @property
+    def stage_now(self) -> str:
+        """The stage as it really is: a run whose lease ran out has no worker any more."""
+        lapsed = self.lease_expires_at is not None and self.lease_expires_at < timezone.now()
+        if self.status == self.Status.PROCESSING and lapsed:
+            return "its worker stopped; waiting to be retried"
+        return self.stage
+
     def claim_for_processing(self, *, lease_s: int) -> uuid.UUID | None:
         """Take the document for one run: a conditional UPDATE, so only one worker wins.
 

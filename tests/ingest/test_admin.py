@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from ingest import pipeline
 from ingest.models import Document
@@ -130,3 +132,16 @@ def test_a_storage_error_names_itself_per_file_and_leaves_nothing_queued(
     assert "could not be written to the document storage (Not a directory)" in page
     assert str(blocker / "media") in page
     assert not Document.objects.exists(), "no half-stored document waits for a task"
+
+
+def test_a_run_whose_worker_died_says_it_waits_to_be_retried(admin_client, collection):
+    document = pipeline.submit(collection=collection, source_path="a.md", data=b"words").document
+    claim = document.claim_for_processing(lease_s=60)
+    document.report(claim, lease_s=60, progress=92, stage=Document.Stage.EMBEDDING)
+    Document.objects.filter(pk=document.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    page = admin_client.get("/admin/ingest/document/").content.decode()
+
+    assert "its worker stopped; waiting to be retried" in page
