@@ -44,6 +44,7 @@ def test_a_stylesheet_is_skipped_with_a_message_and_no_document(admin_client, co
     assert body[0] == {
         "duplicate": False,
         "skipped": True,
+        "failed": False,
         "message": "Skipped site.css: a stylesheet is not a document.",
         "document": None,
     }

@@ -162,10 +162,12 @@ def test_a_queued_document_that_no_task_took_is_queued_again_by_the_sweep(celery
 @pytest.mark.django_db(transaction=True)
 def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once():
     collection = Collection.objects.create(name="Ops")
-    worker = start_worker(extra_env={"INGEST_LEASE_S": "5"})
+    # Long enough that its stages together take several leases, even on a quiet machine; a
+    # lease long enough for one batch of 64 passages on a busy one.
+    worker = start_worker(extra_env={"INGEST_LEASE_S": "10"})
     try:
         submission = pipeline.submit(
-            collection=collection, source_path="wal.txt", data=long_text(1200)
+            collection=collection, source_path="wal.txt", data=long_text(3000)
         )
         tasks.queue([submission])
         document = submission.document
@@ -175,7 +177,7 @@ def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once()
             requeued.extend(pipeline.requeue_stale())  # the sweeper, as often as it likes
             return status(document) in {"ready", "failed"}
 
-        wait_for(finished, timeout=150, every=0.5)
+        wait_for(finished, timeout=240, every=0.5)
     finally:
         worker.terminate()
         worker.wait(timeout=30)
