@@ -185,10 +185,7 @@ def settle_quota(message: Message) -> None:
         Message.objects.filter(pk=message.pk).update(quota_settled=True)
         if row["quota_day"] is None:
             return
-        used = LlmCall.objects.filter(message=message).aggregate(
-            tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
-            cost=Sum("cost_usd", default=Decimal(0)),
-        )
+        used = _spent(LlmCall.objects.filter(message=message))
         quotas.correct(
             row["conversation__owner_id"],
             row["quota_day"],
@@ -197,21 +194,30 @@ def settle_quota(message: Message) -> None:
         )
 
 
+def _locked_for_charging(message: Message) -> dict | None:
+    """The message's quota state, its row locked until the transaction ends."""
+    return (
+        Message.objects.select_for_update(of=("self",))
+        .filter(pk=message.pk)
+        .values("quota_settled", "quota_day", "conversation__owner_id")
+        .first()
+    )
+
+
+def _spent(calls) -> dict:
+    return calls.aggregate(
+        tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
+        cost=Sum("cost_usd", default=Decimal(0)),
+    )
+
+
 def replace_estimate(message: Message) -> None:
     """A stream that outlived the sweeper's verdict brings the real usage: the estimate the
     sweeper recorded (and charged) for it goes, so each call is charged exactly once."""
     with transaction.atomic():
-        row = (
-            Message.objects.select_for_update(of=("self",))
-            .filter(pk=message.pk)
-            .values("quota_settled", "quota_day", "conversation__owner_id")
-            .first()
-        )
+        row = _locked_for_charging(message)
         estimates = LlmCall.objects.filter(message=message, outcome=LlmCall.Outcome.INTERRUPTED)
-        charged = estimates.aggregate(
-            tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
-            cost=Sum("cost_usd", default=Decimal(0)),
-        )
+        charged = _spent(estimates)
         if not estimates.delete()[0] or row is None:
             return
         if row["quota_settled"] and row["quota_day"] is not None:
@@ -229,12 +235,7 @@ def record_calls(message: Message, calls: list[LlmCall]) -> None:
     if not calls:
         return
     with transaction.atomic():
-        row = (
-            Message.objects.select_for_update(of=("self",))
-            .filter(pk=message.pk)
-            .values("quota_settled", "quota_day", "conversation__owner_id")
-            .first()
-        )
+        row = _locked_for_charging(message)
         LlmCall.objects.bulk_create(calls)
         if row is None or not row["quota_settled"] or row["quota_day"] is None:
             return
