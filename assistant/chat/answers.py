@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -516,7 +517,7 @@ class _Run:
         }
         message.html = render(text, sources)
         calls = [self._call(outcome, first_token_ms=message.first_token_ms)]
-        await sync_to_async(self._store)(
+        await self._save(
             FINAL_FIELDS,
             calls if outcome.provider else [],
             citations=used if outcome.cited else set(),
@@ -524,10 +525,27 @@ class _Run:
         self.done = True
         return message
 
+    async def _save(self, fields: tuple[str, ...], calls: list[LlmCall], *, citations=None):
+        """Store how the answer ended, on a fresh connection if the database went away meanwhile,
+        trying again while it is down: until the heartbeat would go stale (then the sweeper
+        closes the answer from what the heartbeats saved)."""
+        give_up = time.monotonic() + settings.ANSWER_STALE_S
+        for attempt in itertools.count():
+            try:
+                return await sync_to_async(self._store)(fields, calls, citations=citations)
+            except OperationalError as error:
+                if time.monotonic() > give_up:
+                    raise
+                log.warning("saving answer %s failed, trying again: %s", self.message.pk, error)
+                await asyncio.sleep(min(0.5 * 2**attempt, 5))
+
     def _store(self, fields: tuple[str, ...], calls: list[LlmCall], *, citations=None) -> None:
         """Write how the answer ended, unless it was already finished elsewhere (the sweeper
         closed it: that stands); record its calls; settle its quota once; tell followers."""
         message = self.message
+        if connection.errors_occurred and not connection.in_atomic_block:
+            # A connection an outage broke goes (the pool lends a tested one), not reused to fail.
+            connection.close_if_unusable_or_obsolete()
         stored = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
             **{name: getattr(message, name) for name in fields}
         )
@@ -563,7 +581,7 @@ class _Run:
                 call=LlmCall.Outcome.CANCELLED,
             )
             calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
-        await sync_to_async(self._store)(UNFINISHED_FIELDS, calls)
+        await self._save(UNFINISHED_FIELDS, calls)
 
 
 def source_url(hit: Hit) -> str:
