@@ -3,10 +3,13 @@ Celery worker killed outright is started again, and nothing it or the app starte
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +17,9 @@ import httpx
 import pytest
 
 from assistant.lib.ports import free_port
-from tests.conftest import ROOT
+from tests.conftest import ROOT, manage
+from tests.support.qwen_standin import Reply
+from tests.support.sse import read_events
 
 pytestmark = pytest.mark.slow
 
@@ -67,22 +72,36 @@ def wait_until(predicate, *, timeout: float, what: str):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
-    newcomer_env, tmp_path
-):
+def start_app(env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """`manage.py run` on a free port, once it serves."""
     port = free_port()
-    log = tmp_path / "run.log"
     app = subprocess.Popen(
         [sys.executable, "manage.py", "run", "--port", str(port)],
         cwd=ROOT,
-        env=newcomer_env,
-        stdout=log.open("w"),
+        env=env,
+        stdout=log.open("a"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    health = f"http://127.0.0.1:{port}/api/v1/health"
+    url = f"http://127.0.0.1:{port}"
+    wait_until(
+        lambda: httpx.get(f"{url}/api/v1/health").status_code == 200, timeout=240, what="the app"
+    )
+    return app, url
+
+
+def ctrl_c(app: subprocess.Popen) -> None:
+    app.send_signal(signal.SIGINT)
+    app.wait(timeout=90)
+
+
+def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
+    newcomer_env, tmp_path
+):
+    log = tmp_path / "run.log"
+    app, url = start_app(newcomer_env, log)
+    health = f"{url}/api/v1/health"
     try:
-        wait_until(lambda: httpx.get(health).status_code == 200, timeout=240, what="the app")
         web, worker = the_child(app.pid, "uvicorn"), the_child(app.pid, "celery")
         worker_group = wait_until(
             lambda: len(group(worker)) >= 3 and group(worker),
@@ -105,8 +124,7 @@ def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
         wait_until(lambda: not group(worker), timeout=10, what="the old worker's processes to go")
         served_again = httpx.get(health).status_code
     finally:
-        app.send_signal(signal.SIGINT)
-        app.wait(timeout=90)
+        ctrl_c(app)
     # Killed processes are gone once their new parent (init) has reaped them.
     wait_until(lambda: not group(new_worker), timeout=10, what="the new worker's processes to go")
 
@@ -125,3 +143,83 @@ def _mentions(proc: Path, text: str) -> bool:
         return text in (proc / "cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
+
+
+def test_ctrl_c_with_an_answer_and_a_document_in_flight_leaves_nothing_stuck(
+    newcomer_env, standin, tmp_path
+):
+    standin.script(Reply(chunks=[f"word{i} " for i in range(400)], chunk_delay_s=0.1))
+    env = newcomer_env | {
+        "ANSWER_PROVIDER": "qwen",
+        "QWEN_API_KEY": "sk-test-not-a-real-key",
+        "QWEN_BASE_URL": standin.base_url,
+        "QUERY_REWRITE": "off",
+        "INGEST_LEASE_S": "10",
+        "INGEST_SWEEP_S": "2",
+        "ANSWER_SWEEP_S": "2",
+        "ANSWER_STALE_S": "5",
+    }
+    log = tmp_path / "run.log"
+    app, url = start_app(env, log)
+    try:
+        token = manage("create_api_token", "admin", env=env).stdout.strip()
+        client = httpx.Client(
+            base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+        [guide] = client.get("/collections").json()
+        long_text = "\n\n".join(
+            f"Paragraph {i}: the checkpointer writes dirty buffers to disk (case {i})."
+            for i in range(3000)
+        )
+        [uploaded] = client.post(
+            f"/collections/{guide['id']}/documents", files={"files": ("wal.txt", long_text)}
+        ).json()
+        document_id = uploaded["document"]["id"]
+        wait_until(
+            lambda: client.get(f"/documents/{document_id}").json()["status"] == "processing",
+            timeout=60,
+            what="the document to be ingesting",
+        )
+        answer: dict = {}
+        reader = threading.Thread(target=_read_answer, args=(client, answer), daemon=True)
+        reader.start()
+        wait_until(lambda: answer.get("deltas", 0) >= 3, timeout=60, what="the answer to stream")
+    finally:
+        ctrl_c(app)
+    reader.join(timeout=30)
+
+    app, url = start_app(env, log)
+    try:
+        client = httpx.Client(
+            base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+        message = wait_until(
+            lambda: (
+                (m := client.get(f"/messages/{answer['message_id']}").json())["status"]
+                not in {"created", "retrieving", "generating"}
+                and m
+            ),
+            timeout=60,
+            what="the answer to be closed",
+        )
+        ready = wait_until(
+            lambda: client.get(f"/documents/{document_id}").json()["status"] == "ready",
+            timeout=120,
+            what="the document to be picked up again and finish",
+        )
+    finally:
+        ctrl_c(app)
+
+    assert message["status"] in {"cancelled", "interrupted"}, message
+    assert message["answer"].startswith("word0 word1 word2"), "what was streamed is kept"
+    assert ready
+
+
+def _read_answer(client: httpx.Client, answer: dict) -> None:
+    body = {"question": "How many questions may I ask per day?", "stream": True}
+    with contextlib.suppress(httpx.HTTPError), client.stream("POST", "/ask", json=body) as response:
+        for event in read_events(response):
+            if event.name == "status":
+                answer["message_id"] = json.loads(event.data)["message_id"]
+            elif event.name == "delta":
+                answer["deltas"] = answer.get("deltas", 0) + 1
