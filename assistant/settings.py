@@ -288,9 +288,10 @@ LOGGING = {
 # --- Ingestion ---------------------------------------------------------------------------------
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
-INGEST_LEASE_S = env_int("INGEST_LEASE_S", 120, minimum=1)
+# Every stage renews it between batches (a long parse too): a minute is room for one batch.
+INGEST_LEASE_S = env_int("INGEST_LEASE_S", 60, minimum=1)
 # A QUEUED document no task has taken for this long is queued again by the sweeper.
-INGEST_QUEUED_STALE_S = env_int("INGEST_QUEUED_STALE_S", 120, minimum=1)
+INGEST_QUEUED_STALE_S = env_int("INGEST_QUEUED_STALE_S", 60, minimum=1)
 CHUNK_TARGET_TOKENS = env_int("CHUNK_TARGET_TOKENS", 300, minimum=50)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 50, minimum=0)
 DOCX_MAX_UNCOMPRESSED_MB = env_int("DOCX_MAX_UNCOMPRESSED_MB", 200, minimum=1)
