@@ -94,6 +94,17 @@ def standin(standin_server: StandIn) -> StandIn:
     return standin_server
 
 
+def qwen_env(standin: StandIn) -> dict[str, str]:
+    """The environment of an app process that answers with the real Qwen provider pointed at
+    the stand-in, searching with the question as asked."""
+    return {
+        "ANSWER_PROVIDER": "qwen",
+        "QWEN_API_KEY": "sk-test-not-a-real-key",
+        "QWEN_BASE_URL": standin.base_url,
+        "QUERY_REWRITE": "off",
+    }
+
+
 @pytest.fixture
 def qwen_settings(settings, standin: StandIn):
     """Point the real Qwen provider at the stand-in."""

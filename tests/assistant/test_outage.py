@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from assistant.lib.embedded_db import EmbeddedPostgres
-from tests.conftest import manage
+from tests.conftest import manage, qwen_env
 from tests.support import app_server
 from tests.support.qwen_standin import Reply
 from tests.support.sse import read_events
@@ -84,14 +84,11 @@ def test_postgres_stopped_mid_stream_the_answer_ends_with_its_text_charged_once(
     manage("createsuperuser", "--noinput", "--username", "ops", "--email", "", env=newcomer_env)
     token = manage("create_api_token", "ops", env=newcomer_env).stdout.strip()
     standin.script(Reply(chunks=[f"word{i} " for i in range(40)], chunk_delay_s=0.15))
-    env = newcomer_env | {
-        "DATABASE_URL": database.url,
-        "ANSWER_PROVIDER": "qwen",
-        "QWEN_API_KEY": "sk-test-not-a-real-key",
-        "QWEN_BASE_URL": standin.base_url,
-        "QUERY_REWRITE": "off",
-        "ANSWER_HEARTBEAT_S": "0.5",
-    }
+    env = (
+        newcomer_env
+        | qwen_env(standin)
+        | {"DATABASE_URL": database.url, "ANSWER_HEARTBEAT_S": "0.5"}
+    )
     process, url = app_server.start(env)
     client = httpx.Client(
         base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=90

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from assistant.lib.ports import free_port
-from tests.conftest import ROOT, manage
+from tests.conftest import ROOT, manage, qwen_env
 from tests.support.qwen_standin import Reply
 from tests.support.sse import read_events
 
@@ -123,6 +123,9 @@ def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
         )
         wait_until(lambda: not group(worker), timeout=10, what="the old worker's processes to go")
         served_again = httpx.get(health).status_code
+    except BaseException:
+        print(f"manage.py run said:\n{log.read_text()[-5000:]}")  # shown with the failure
+        raise
     finally:
         ctrl_c(app)
     # Killed processes are gone once their new parent (init) has reaped them.
@@ -149,16 +152,16 @@ def test_ctrl_c_with_an_answer_and_a_document_in_flight_leaves_nothing_stuck(
     newcomer_env, standin, tmp_path
 ):
     standin.script(Reply(chunks=[f"word{i} " for i in range(400)], chunk_delay_s=0.1))
-    env = newcomer_env | {
-        "ANSWER_PROVIDER": "qwen",
-        "QWEN_API_KEY": "sk-test-not-a-real-key",
-        "QWEN_BASE_URL": standin.base_url,
-        "QUERY_REWRITE": "off",
-        "INGEST_LEASE_S": "10",
-        "INGEST_SWEEP_S": "2",
-        "ANSWER_SWEEP_S": "2",
-        "ANSWER_STALE_S": "5",
-    }
+    env = (
+        newcomer_env
+        | qwen_env(standin)
+        | {
+            "INGEST_LEASE_S": "10",
+            "INGEST_SWEEP_S": "2",
+            "ANSWER_SWEEP_S": "2",
+            "ANSWER_STALE_S": "5",
+        }
+    )
     log = tmp_path / "run.log"
     app, url = start_app(env, log)
     try:

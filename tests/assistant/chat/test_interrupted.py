@@ -19,7 +19,7 @@ from assistant.chat import conversations
 from assistant.chat.models import Conversation, Message
 from assistant.llm.models import LlmCall
 from tests.assistant.chat.test_stream import ask, person  # noqa: F401  (a fixture)
-from tests.conftest import worker_database_url
+from tests.conftest import qwen_env, worker_database_url
 from tests.support import app_server
 from tests.support.qwen_standin import Reply
 from tests.support.sse import read_events, session_cookies
@@ -58,14 +58,11 @@ def stream_in_background(url: str, user, message: Message) -> threading.Event:
 def dying_server(standin, settings):
     """A web server of its own (to kill), beating every half second."""
     settings.ANSWER_HEARTBEAT_S, settings.ANSWER_STALE_S = 0.5, 3
-    env = os.environ | {
-        "DATABASE_URL": worker_database_url(),
-        "ANSWER_PROVIDER": "qwen",
-        "QWEN_API_KEY": "sk-test-not-a-real-key",
-        "QWEN_BASE_URL": standin.base_url,
-        "QUERY_REWRITE": "off",
-        "ANSWER_HEARTBEAT_S": "0.5",
-    }
+    env = (
+        os.environ
+        | qwen_env(standin)
+        | {"DATABASE_URL": worker_database_url(), "ANSWER_HEARTBEAT_S": "0.5"}
+    )
     process, url = app_server.start(env)
     yield process, url
     if process.poll() is None:
