@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -144,12 +145,21 @@ def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     )
 
 
+@contextlib.contextmanager
+def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    """A real worker for the length of the block, stopped (warm shutdown) at its end."""
+    worker = start_worker(extra_env)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
 @pytest.fixture
 def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
-    worker = start_worker()
-    yield worker
-    worker.terminate()
-    worker.wait(timeout=30)
+    with running_worker() as worker:
+        yield worker
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingest import pipeline, tasks
 from ingest.models import Chunk, Collection, Document
-from tests.conftest import start_worker
+from tests.conftest import running_worker, start_worker
 from tests.ingest import files
 from tests.ingest.files import PDF_BOMB_VARIANTS
 
@@ -108,14 +108,12 @@ def peak_resident_mb(pid: int) -> float:
 @pytest.mark.django_db(transaction=True)
 def test_bombs_fail_with_a_reason_while_the_worker_keeps_its_memory():
     ceiling_mb = 400
-    worker = start_worker(
-        extra_env={
-            "DOCX_MAX_UNCOMPRESSED_MB": "20",
-            "PARSE_MAX_MEMORY_MB": "256",
-            "WORKER_MAX_MEMORY_MB": str(ceiling_mb),
-        }
-    )
-    try:
+    limits = {
+        "DOCX_MAX_UNCOMPRESSED_MB": "20",
+        "PARSE_MAX_MEMORY_MB": "256",
+        "WORKER_MAX_MEMORY_MB": str(ceiling_mb),
+    }
+    with running_worker(limits) as worker:
         collection = Collection.objects.create(name="Hostile")
         bombs = {f"{variant}.pdf": files.pdf_bomb(40, variant) for variant in PDF_BOMB_VARIANTS}
         bombs["paragraphs.docx"] = files.docx_paragraph_bomb(expanded_mb=19)
@@ -137,9 +135,6 @@ def test_bombs_fail_with_a_reason_while_the_worker_keeps_its_memory():
         assert not Chunk.objects.filter(document__collection=collection).exists()
         assert worker.poll() is None, "the worker lives on"
         assert peak_resident_mb(worker.pid) < ceiling_mb
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -164,8 +159,7 @@ def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once()
     collection = Collection.objects.create(name="Ops")
     # Long enough that its stages together take several leases, even on a quiet machine; a
     # lease long enough for one batch of 64 passages on a busy one.
-    worker = start_worker(extra_env={"INGEST_LEASE_S": "10"})
-    try:
+    with running_worker({"INGEST_LEASE_S": "10"}):
         submission = pipeline.submit(
             collection=collection, source_path="wal.txt", data=long_text(3000)
         )
@@ -178,9 +172,6 @@ def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once()
             return status(document) in {"ready", "failed"}
 
         wait_for(finished, timeout=240, every=0.5)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
 
     document.refresh_from_db()
     assert document.status == Document.Status.READY, document.failure_reason
