@@ -18,11 +18,12 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from assistant.accounts import tokens
+from assistant.accounts.api import router as quota
 from assistant.accounts.quotas import QuotaExceeded
 from assistant.chat.api import router as chat
-from assistant.chat.api import search_router
 from assistant.chat.conversations import TooManyOpenAnswers
-from assistant.chat.status import describe
+from assistant.chat.installation import describe
+from assistant.chat.search_api import router as search
 from assistant.lib import outage
 from assistant.lib.api import ApiError
 from ingest.api import router as documents
@@ -211,5 +212,5 @@ def health(request):
     return describe()
 
 
-for _router in [service, search_router, documents, chat]:
+for _router in [service, search, documents, chat, quota]:
     api.add_router("/v1/", _router)

@@ -4,7 +4,7 @@ They keep the app label `assistant` (so their tables, migrations, permissions an
 the ones existing deployments have) while their code lives with its domain.
 """
 
-from assistant.accounts.models import ApiToken, QuotaOverride, Throttle, UsageCounter
+from assistant.accounts.models import ApiToken, QuotaCounter, QuotaOverride, Throttle
 from assistant.chat.models import Citation, Conversation, EvaluationRun, Feedback, Message
 from assistant.llm.models import LlmCall
 
@@ -16,7 +16,7 @@ __all__ = [
     "Feedback",
     "LlmCall",
     "Message",
+    "QuotaCounter",
     "QuotaOverride",
     "Throttle",
-    "UsageCounter",
 ]

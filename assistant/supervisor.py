@@ -146,10 +146,9 @@ def _exit_reason(code: int) -> str:
     return f"exit status {code}"
 
 
-def celery_worker() -> list[str]:
-    # One worker process while idle, one per core (at most two) under load: an idle worker
-    # process costs about 100 MB, and one already parses and embeds on both cores.
-    most = min(os.cpu_count() or 1, 2)
+def worker_command(*options: str) -> list[str]:
+    """A Celery worker of this app, with `options` (pool, log level, beat) after the common ones:
+    no gossip or mingle, which only matter to a cluster of workers."""
     return [
         sys.executable,
         "-m",
@@ -157,14 +156,23 @@ def celery_worker() -> list[str]:
         "-A",
         "assistant",
         "worker",
-        "--loglevel=INFO",
-        f"--autoscale={most},1",
         "--without-gossip",
         "--without-mingle",
+        *options,
+    ]
+
+
+def celery_worker() -> list[str]:
+    # One worker process while idle, one per core (at most two) under load: an idle worker
+    # process costs about 100 MB, and one already parses and embeds on both cores.
+    most = min(os.cpu_count() or 1, 2)
+    return worker_command(
+        "--loglevel=INFO",
+        f"--autoscale={most},1",
         # The sweepers: stale ingestion leases, abandoned answers.
         "--beat",
         f"--schedule={var.var_dir() / 'celery' / 'beat-schedule'}",
-    ]
+    )
 
 
 def web_server(host: str, port: int) -> list[str]:

@@ -22,8 +22,9 @@ urlpatterns = [
     path("account/", accounts.account, name="account"),
     path("account/tokens", accounts.create_token, name="create_token"),
     path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="revoke_token"),
-    path("usage/", dashboard.usage, name="usage"),
-    path("usage/export.csv", dashboard.usage_csv, name="usage_csv"),
+    # The usage dashboard (its paths kept for bookmarks).
+    path("usage/", dashboard.page, name="dashboard"),
+    path("usage/export.csv", dashboard.export_csv, name="dashboard_csv"),
     path("documents/<int:document_id>/", ingest_views.source, name="source"),
     path("documents/<int:document_id>/file", ingest_views.download, name="download"),
     path("accounts/login/", accounts.LoginView.as_view(), name="login"),

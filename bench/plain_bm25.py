@@ -25,7 +25,7 @@ from pathlib import Path
 
 from common import ROOT, stamp
 
-from ingest.search.evaluation import Place, summarise
+from ingest.search.evaluation import Location, summarise
 
 K1, B = 1.2, 0.75
 
@@ -34,7 +34,7 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"[a-z0-9_]+", text.lower())
 
 
-def chunks(corpus: Path, words: int) -> list[tuple[Place, Counter, int]]:
+def chunks(corpus: Path, words: int) -> list[tuple[Location, Counter, int]]:
     from ingest.parsers import parse
 
     out = []
@@ -44,11 +44,11 @@ def chunks(corpus: Path, words: int) -> list[tuple[Place, Counter, int]]:
         for start in range(0, max(1, len(text)), words):
             piece = text[start : start + words]
             pages = [page for _, page in piece if page is not None]
-            place = Place(
+            location = Location(
                 str(path.relative_to(corpus)), min(pages, default=None), max(pages, default=None)
             )
             terms = tokens(" ".join(word for word, _ in piece))
-            out.append((place, Counter(terms), len(terms)))
+            out.append((location, Counter(terms), len(terms)))
     return out
 
 
@@ -68,7 +68,7 @@ def main() -> None:
         for term in counts:
             postings[term].append(i)
 
-    def ranked(question: str) -> list[Place]:
+    def ranked(question: str) -> list[Location]:
         scores: dict[int, float] = defaultdict(float)
         for term in set(tokens(question)):
             idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
@@ -76,16 +76,16 @@ def main() -> None:
                 _, counts, length = index[i]
                 tf = counts[term]
                 scores[i] += idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
-        places: list[Place] = []
+        locations: list[Location] = []
         for i in sorted(scores, key=lambda i: -scores[i]):
-            places.append(index[i][0])
-            if len(places) >= 10 and len({place.path for place in places}) >= 10:
+            locations.append(index[i][0])
+            if len(locations) >= 10 and len({location.path for location in locations}) >= 10:
                 break
-        return places
+        return locations
 
     items = [json.loads(line) for line in Path(args.questions).read_text().splitlines() if line]
     rows = [
-        {**item, "places": ranked(item["q"]), "ms": 0.0, "not_covered": False}
+        {**item, "locations": ranked(item["q"]), "ms": 0.0, "not_covered": False}
         for item in items
         if item.get("lang", "en") == "en"
     ]

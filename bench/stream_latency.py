@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import math
 import os
 import random
 import re
@@ -67,6 +66,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, ScratchDatabase, stamp
+
+from ingest.search.evaluation import percentile
 
 PASSWORD = "bench-password-4821"
 WARMUP_STREAMS = 5
@@ -97,13 +98,6 @@ class Level:
     pg_connections_peak: int
     cpu_s: dict[str, float]
     seconds: float
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def loadavg() -> str:
@@ -498,7 +492,11 @@ def stored_outcomes(message_ids: list[int]) -> dict[int, tuple[str, str, int | N
 
 
 def pair(values: list[float]) -> dict:
-    return {"p50": percentile(values, 0.50), "p95": percentile(values, 0.95)}
+    """Nearest-rank percentiles, as the evaluation's; None when nothing was measured."""
+    if not values:
+        return {"p50": None, "p95": None}
+    ordered = sorted(values)
+    return {"p50": percentile(ordered, 50), "p95": percentile(ordered, 95)}
 
 
 def summarise_floor(streams: list[Stream], upstream: dict[str, dict]) -> dict:
@@ -774,13 +772,7 @@ def main() -> None:
         ],
         "app_log": app_log,
         "retrieval_runs": len(retrieval),
-        "retrieval_ms": {
-            stage: {
-                "p50": percentile([t[stage] for t in retrieval], 0.50),
-                "p95": percentile([t[stage] for t in retrieval], 0.95),
-            }
-            for stage in stages
-        },
+        "retrieval_ms": {stage: pair([t[stage] for t in retrieval]) for stage in stages},
     }
     print_report(report)
     if args.json:

@@ -9,6 +9,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from pgvector.django import HnswIndex, VectorField
 
@@ -19,6 +20,12 @@ def format_pages(start: int | None, end: int | None) -> str:
     if end in (None, start):
         return f"p. {start}"
     return f"pp. {start}–{end}"
+
+
+def passage_url(document_id: int, chunk_id: int | None) -> str:
+    """A document opened at one of its passages, highlighted and scrolled to."""
+    url = reverse("source", args=[document_id])
+    return url if chunk_id is None else f"{url}?chunk={chunk_id}#chunk-{chunk_id}"
 
 
 class CollectionQuerySet(models.QuerySet):

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from assistant.lib.text import extra_terms, mostly_cjk
-from assistant.llm.usage import embedding_row, ocr_row
+from assistant.llm.calls import embedding_row, ocr_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder

@@ -15,6 +15,7 @@ from django.db import connection
 from assistant.lib import notify
 from assistant.lib.embedded_db import EmbeddedPostgres
 from assistant.lib.ports import free_port
+from assistant.supervisor import worker_command
 from tests.support import app_server
 from tests.support.qwen_standin import StandIn
 
@@ -126,19 +127,7 @@ def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """A real Celery worker process on the filesystem transport, reading the test database."""
     env = os.environ | {"DATABASE_URL": worker_database_url()} | (extra_env or {})
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "assistant",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_command("--pool=solo", "--loglevel=WARNING", "--without-heartbeat"),
         cwd=ROOT,
         env=env,
         start_new_session=True,

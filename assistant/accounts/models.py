@@ -36,8 +36,9 @@ class QuotaOverride(models.Model):
         return f"Quota for {self.user or self.group}"
 
 
-class UsageCounter(models.Model):
-    """What one user used in one period (a day or a month); quotas are guarded UPDATEs on it."""
+class QuotaCounter(models.Model):
+    """What one user used of their quota in one period (a day or a month): questions, tokens
+    and cost; quotas are guarded UPDATEs on it."""
 
     class Period(models.TextChoices):
         DAY = "day", "Day"

@@ -19,8 +19,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from assistant.accounts.models import QuotaOverride, UsageCounter
-from assistant.llm.usage import Usage, cost_usd
+from assistant.accounts.models import QuotaCounter, QuotaOverride
+from assistant.llm.usage import Usage, price
 
 ASK_ADMIN = "Ask an administrator if you need more."
 
@@ -113,15 +113,15 @@ def remaining(user) -> Remaining:
     today, month, day_resets, month_resets = _periods(timezone.now())
     counters = {
         c.period: c
-        for c in UsageCounter.objects.filter(
-            Q(period=UsageCounter.Period.DAY, starts=today)
-            | Q(period=UsageCounter.Period.MONTH, starts=month),
+        for c in QuotaCounter.objects.filter(
+            Q(period=QuotaCounter.Period.DAY, starts=today)
+            | Q(period=QuotaCounter.Period.MONTH, starts=month),
             user=user,
         )
     }
     day, month_counter = (
-        counters.get(UsageCounter.Period.DAY),
-        counters.get(UsageCounter.Period.MONTH),
+        counters.get(QuotaCounter.Period.DAY),
+        counters.get(QuotaCounter.Period.MONTH),
     )
     return Remaining(
         limits=limits_for(user),
@@ -140,16 +140,16 @@ def estimate(model: str) -> tuple[int, Decimal]:
         completion_tokens=settings.ANSWER_MAX_TOKENS,
     )
     total = usage.prompt_tokens + usage.completion_tokens
-    return total, Decimal(str(round(cost_usd(model, usage), 6)))
+    return total, price(model, usage)
 
 
 _UPSERT = """
-    INSERT INTO assistant_usagecounter (user_id, period, starts, questions, tokens, cost_usd)
+    INSERT INTO assistant_quotacounter (user_id, period, starts, questions, tokens, cost_usd)
     VALUES (%s, %s, %s, 0, 0, 0)
     ON CONFLICT (user_id, period, starts) DO NOTHING
 """
 _TAKE = """
-    UPDATE assistant_usagecounter
+    UPDATE assistant_quotacounter
        SET questions = questions + 1, tokens = tokens + %(tokens)s, cost_usd = cost_usd + %(cost)s
      WHERE user_id = %(user)s AND period = %(period)s AND starts = %(starts)s
        AND (%(questions_limit)s = 0 OR questions < %(questions_limit)s)
@@ -163,21 +163,22 @@ def reserve(user, *, tokens: int, cost: Decimal) -> date:
     """Take one question and an estimate of its tokens and cost, or raise QuotaExceeded.
 
     Runs inside the caller's transaction when there is one, so a refused question leaves
-    nothing behind. Returns the day the reservation was counted on, for `settle`.
+    nothing behind. Returns the day the reservation was counted on, for `correct` once the
+    answer has ended (assistant.chat.charging).
     """
     now = timezone.now()
     today, month, day_resets, month_resets = _periods(now)
     limits = limits_for(user)
     checks = [
         (
-            UsageCounter.Period.DAY,
+            QuotaCounter.Period.DAY,
             today,
             limits.questions_per_day,
             limits.tokens_per_day,
             0,
             day_resets,
         ),
-        (UsageCounter.Period.MONTH, month, 0, 0, limits.cost_per_month_usd, month_resets),
+        (QuotaCounter.Period.MONTH, month, 0, 0, limits.cost_per_month_usd, month_resets),
     ]
     with transaction.atomic(), connection.cursor() as cursor:
         for period, starts, *_ in checks:
@@ -202,8 +203,8 @@ def reserve(user, *, tokens: int, cost: Decimal) -> date:
 
 
 def _which(user, period: str, starts: date, limits: Limits) -> str:
-    counter = UsageCounter.objects.get(user=user, period=period, starts=starts)
-    if period == UsageCounter.Period.MONTH:
+    counter = QuotaCounter.objects.get(user=user, period=period, starts=starts)
+    if period == QuotaCounter.Period.MONTH:
         return f"monthly budget of ${limits.cost_per_month_usd}"
     if limits.questions_per_day and counter.questions >= limits.questions_per_day:
         n = limits.questions_per_day
@@ -215,10 +216,10 @@ def correct(user_id: int, day: date, *, tokens: int, cost: Decimal) -> None:
     """Add `tokens` and `cost` (negative to give back) to the day's and its month's counters:
     a reserved estimate replaced by what was really used."""
     for period, starts in (
-        (UsageCounter.Period.DAY, day),
-        (UsageCounter.Period.MONTH, day.replace(day=1)),
+        (QuotaCounter.Period.DAY, day),
+        (QuotaCounter.Period.MONTH, day.replace(day=1)),
     ):
-        UsageCounter.objects.filter(user_id=user_id, period=period, starts=starts).update(
+        QuotaCounter.objects.filter(user_id=user_id, period=period, starts=starts).update(
             tokens=Greatest(F("tokens") + tokens, 0),
             cost_usd=Greatest(F("cost_usd") + cost, 0),
         )

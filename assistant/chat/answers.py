@@ -9,28 +9,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from decimal import Decimal
-from enum import StrEnum
-from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, OperationalError, connection
-from django.urls import reverse
 from django.utils import timezone
 
-from assistant.chat.conversations import record_calls, replace_estimate, settle_quota
-from assistant.chat.followups import is_follow_up
+from assistant.chat import notices
+from assistant.chat.cache import cache_key, cached_answer
+from assistant.chat.charging import record_calls, replace_estimate, settle_quota
+from assistant.chat.citations import save_citations
+from assistant.chat.events import Event, Kind
 from assistant.chat.highlight import snippet
-from assistant.chat.models import Citation, Message
+from assistant.chat.models import Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
+from assistant.chat.rewrite import search_query
+from assistant.chat.searching import search_as
 from assistant.lib import notify
+from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
 from assistant.llm.prompts import AnswerRequest, Passage, Tier, build_messages, says_not_covered
@@ -43,23 +44,11 @@ from assistant.llm.providers import (
     get_provider,
     stream_answer,
 )
-from assistant.llm.usage import (
-    Usage,
-    call_row,
-    cost_usd,
-    estimate_usage,
-    search_rows,
-)
-from ingest.models import Document
-from ingest.search.retrieval import Hit, context, search
+from assistant.llm.usage import Usage, estimate_usage, price
+from ingest.search.retrieval import Hit, prompt_passages
 
 log = logging.getLogger(__name__)
 
-NOTHING_MATCHES = (
-    "Nothing in the documents you can read matches this question, so I won't guess. "
-    "Try other words, or ask an admin to add a document that covers it."
-)
-STOPPED = "Stopped before the end."
 # What the pipeline writes when the answer ends, and when it is cancelled.
 UNFINISHED_FIELDS = (
     "status",
@@ -78,57 +67,12 @@ FINAL_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "cost_usd",
-    "first_token_ms",
     "unknown_markers",
     "content_gap",
     "cache_key",
     "cached",
 )
-MAY_NOT_COVER = (
-    "These passages may not answer your question: the documents you can read don't seem to "
-    "cover it. They are the closest matches."
-)
 HISTORY_TURNS = 3
-REWRITE_RULES = (
-    "Rewrite the user's last message as one standalone search query for the organisation's "
-    "documents: keep its language, key terms, names, numbers and error messages, and add what "
-    "the conversation says it refers to. If it starts a new topic, leave the earlier topic out. "
-    "Reply with the query only."
-)
-
-
-def may_not_cover(absent_names: list[str]) -> str:
-    """The offline notice above doubtful passages, naming what the documents never mention."""
-    if not absent_names:
-        return MAY_NOT_COVER
-    names = ", ".join(absent_names[:3])
-    return (
-        f"These passages may not answer your question: the documents you can read never "
-        f"mention {names}. They are the closest matches."
-    )[:300]
-
-
-class Kind(StrEnum):
-    STATUS = "status"  # data: the Message.Status now
-    DELTA = "delta"  # data: text to append
-    DONE = "done"  # data: the finished Message
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: Kind
-    data: Any
-
-
-def merge_deltas(events: list[Event]) -> list[Event]:
-    """Consecutive text as one event: what a client that fell behind gets in one write."""
-    merged: list[Event] = []
-    for event in events:
-        if merged and event.kind == Kind.DELTA and merged[-1].kind == Kind.DELTA:
-            merged[-1] = Event(Kind.DELTA, merged[-1].data + event.data)
-        else:
-            merged.append(event)
-    return merged
 
 
 async def answer_events(message: Message, *, user, use_cache: bool = True) -> AsyncIterator[Event]:
@@ -200,7 +144,7 @@ async def _wait_until_finished(message_id: int, timeout_s: float = 300) -> Messa
 def _cancel_unstarted(message: Message) -> Message:
     """Stop pressed before the stream claimed the answer: it ends cancelled, nothing used."""
     Message.objects.filter(pk=message.pk, status=Message.Status.CREATED).update(
-        status=Message.Status.CANCELLED, notice=STOPPED
+        status=Message.Status.CANCELLED, notice=notices.STOPPED
     )
     settle_quota(message)
     notify.send(notify.DONE, str(message.pk))
@@ -282,22 +226,31 @@ class _Run:
         message = self.message
         question, history, collection_ids = await sync_to_async(self._question_and_history)()
         provider = get_provider()
-        standalone = await self._search_query(question, history, provider)
+        standalone, rewrite = await search_query(
+            question, history, provider, user=self.user, message=message, deadline=self.deadline
+        )
+        self.calls += [rewrite] if rewrite else []
         message.standalone_question = standalone[:2000]
-        found = await sync_to_async(self._retrieve)(standalone, collection_ids)
-        self.hits = context(found.hits)
+        found = await sync_to_async(search_as)(
+            self.user,
+            standalone,
+            collection_ids=collection_ids,
+            message=message,
+            calls=self.calls,
+        )
+        self.hits = prompt_passages(found.hits)
         if found.nothing_matches:
             message.content_gap = True
             self.outcome = Outcome(cited=False)
-            yield self._delta(NOTHING_MATCHES)
+            yield self._delta(notices.NOTHING_MATCHES)
             return
         if found.low_confidence and not isinstance(provider, ChatProvider):
             # Offline there is no model to judge the passages: show them, flagged as doubtful.
             message.content_gap = True
-            message.notice = may_not_cover(found.absent_names)
+            message.notice = notices.may_not_cover(found.absent_names)
         tier = Tier.STRONG if message.high_accuracy else Tier.DEFAULT
         model = provider.model_for(tier)
-        message.cache_key = cache_key(standalone, self.hits, model)
+        message.cache_key = cache_key(standalone, self.hits, model, history)
         cached = await sync_to_async(self._cached_or_generating)()
         if cached is not None:
             message.cached = True
@@ -336,10 +289,7 @@ class _Run:
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)  # each try is recorded already
-            message.notice = (
-                f"{error.user_message} Meanwhile, here are quotes from the most "
-                "relevant passages (offline mode)."
-            )
+            message.notice = notices.quoting_instead(error.user_message)
             async for event in self._relay(ExtractiveProvider().stream(request)):
                 yield event
         finished = self.finished
@@ -354,9 +304,7 @@ class _Run:
             fallback=(finished.provider, finished.model) != (provider.name, model),
         )
         if self.outcome.fallback and finished.provider == provider.name:
-            message.notice = message.notice or (
-                f"Answered by the fallback model {finished.model}: {model} did not answer."
-            )
+            message.notice = message.notice or notices.answered_by_fallback(finished.model, model)
 
     def _delta(self, text: str) -> Event:
         self.text.append(text)
@@ -371,7 +319,11 @@ class _Run:
                     self.finished = event
                     continue
                 if isinstance(event, AttemptFailed):
-                    self.calls.append(self._failed_call(event.provider, event.model, event.seconds))
+                    self.calls.append(
+                        failed_call(
+                            self.user, self.message, event.provider, event.model, event.seconds
+                        )
+                    )
                     continue
                 if self.message.first_token_ms is None:
                     self.message.first_token_ms = self._elapsed_ms()
@@ -396,91 +348,18 @@ class _Run:
         collections = self.message.conversation.collections.values_list("pk", flat=True)
         return question, history, list(collections) or None
 
-    def _retrieve(self, query: str, collection_ids: list[int] | None):
-        found = search(query, user=self.user, collection_ids=collection_ids, k=8)
-        self.calls += search_rows(
-            self.user, query, found.timings, rerank_tokens=found.rerank_tokens, message=self.message
-        )
-        return found
-
     def _cached_or_generating(self) -> Message | None:
         """The stored answer to the same question from the same passages, or None, the
         message then marked as being written."""
-        if self.use_cache and (cached := _cached_answer(self.message)):
+        if self.use_cache and (cached := cached_answer(self.message)):
             return cached
         self._set_status(Message.Status.GENERATING)
         return None
-
-    async def _search_query(self, question: str, history: list[dict[str, str]], provider) -> str:
-        """What to search for. With a model, the fast model turns the question (a follow-up with
-        what the conversation says it refers to) into a search query; offline, a follow-up is
-        searched together with the question before it, and a new topic alone."""
-        if not isinstance(provider, ChatProvider):
-            if not history or not is_follow_up(question):
-                return question
-            previous = [h["content"] for h in history if h["role"] == "user"][-1:]
-            return " ".join([*previous, question])
-        if settings.QUERY_REWRITE == "off" or (
-            settings.QUERY_REWRITE == "follow-ups" and not history
-        ):
-            return question
-        started = time.monotonic()
-        try:
-            # Within the answer's first-token budget: a hanging model cannot spend it all here.
-            async with asyncio.timeout(max(self.deadline - started, 0)):
-                rewritten, usage, model = await provider.complete(
-                    [
-                        {"role": "system", "content": REWRITE_RULES},
-                        *history[-4:],
-                        {"role": "user", "content": question},
-                    ],
-                    tier=Tier.FAST,
-                    max_tokens=120,
-                )
-        except (ProviderError, TimeoutError) as error:  # a failed rewrite must not fail the answer
-            log.warning("query rewrite failed: %s", error or "no reply within the budget")
-            self.calls.append(
-                self._failed_call(
-                    provider.name,
-                    provider.model_for(Tier.FAST),
-                    time.monotonic() - started,
-                    kind=LlmCall.Kind.REWRITE,
-                )
-            )
-            return question
-        row = call_row(
-            self.user,
-            self.message,
-            provider.name,
-            model,
-            usage,
-            None,
-            int((time.monotonic() - started) * 1000),
-            kind=LlmCall.Kind.REWRITE,
-        )
-        self.calls.append(row)
-        return " ".join(rewritten.split())[:500] or question
 
     def _set_status(self, status: str) -> None:
         """Move the answer to `status`, unless it was already finished (the sweeper closed it)."""
         self.message.status = status
         Message.objects.filter(pk=self.message.pk, status__in=Message.OPEN).update(status=status)
-
-    def _failed_call(
-        self, provider: str, model: str, seconds: float, *, kind: str = LlmCall.Kind.ANSWER
-    ) -> LlmCall:
-        """A call that failed before any text: no tokens, its time, outcome ERROR."""
-        return call_row(
-            self.user,
-            self.message,
-            provider,
-            model,
-            Usage(),
-            None,
-            int(seconds * 1000),
-            outcome=LlmCall.Outcome.ERROR,
-            kind=kind,
-        )
 
     def _elapsed_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
@@ -508,11 +387,11 @@ class _Run:
         message.provider, message.model = outcome.provider, outcome.model
         message.prompt_tokens = outcome.usage.prompt_tokens
         message.completion_tokens = outcome.usage.completion_tokens
-        message.cost_usd = Decimal(str(round(cost_usd(outcome.model, outcome.usage), 6)))
+        message.cost_usd = price(outcome.model, outcome.usage)
         message.total_ms = self._elapsed_ms()
         message.status = outcome.status
         sources = {
-            n: Source(n, source_url(hit), snippet(hit.text, message.standalone_question, width=240))
+            n: Source(n, hit.url, snippet(hit.text, message.standalone_question, width=240))
             for n, hit in enumerate(self.hits, start=1)
         }
         message.html = render(text, sources)
@@ -550,7 +429,7 @@ class _Run:
             **{name: getattr(message, name) for name in fields}
         )
         if stored and citations is not None:
-            _save_citations(message, self.hits, citations)
+            save_citations(message, self.hits, citations)
         if not stored:  # the sweeper closed it meanwhile: our real usage replaces its estimate
             replace_estimate(message)
         record_calls(message, self.calls + calls)
@@ -567,7 +446,7 @@ class _Run:
         self.writing = False
         message = self.message
         message.status = Message.Status.CANCELLED
-        message.notice = STOPPED if self.stopped else "The connection closed early."
+        message.notice = notices.STOPPED if self.stopped else notices.CLOSED_EARLY
         message.text = "".join(self.text)
         message.html = render(message.text, {})
         message.total_ms = self._elapsed_ms()
@@ -582,50 +461,3 @@ class _Run:
             )
             calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
         await self._save(UNFINISHED_FIELDS, calls)
-
-
-def source_url(hit: Hit) -> str:
-    return f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}#chunk-{hit.chunk_id}"
-
-
-def cache_key(question: str, hits: list[Hit], model: str) -> str:
-    """Same normalised question, same passages, same model: access is part of the key, since a
-    user who may not read a passage never retrieves it."""
-    normalised = " ".join(question.lower().split()).rstrip("?？!. ")
-    chunks = ",".join(str(h.chunk_id) for h in hits)
-    return hashlib.sha256(f"{normalised}|{chunks}|{model}".encode()).hexdigest()
-
-
-def _cached_answer(message: Message) -> Message | None:
-    return (
-        Message.objects.filter(
-            cache_key=message.cache_key, status=Message.Status.SUCCEEDED, cached=False
-        )
-        .exclude(pk=message.pk)
-        .exclude(provider="extractive")
-        .order_by("-pk")
-        .first()
-    )
-
-
-def _save_citations(message: Message, hits: list[Hit], used: set[int]) -> None:
-    versions = dict(
-        Document.objects.filter(pk__in={h.document_id for h in hits}).values_list("pk", "version")
-    )
-    Citation.objects.filter(message=message).delete()
-    Citation.objects.bulk_create(
-        Citation(
-            message=message,
-            n=n,
-            chunk_id=hit.chunk_id,
-            document_id=hit.document_id,
-            document_version=versions.get(hit.document_id, 1),
-            title=hit.title,
-            source_path=hit.source_path,
-            heading_path=hit.heading_path,
-            pages=hit.pages,
-            quote=hit.text[:2000],
-            used=n in used or not used,
-        )
-        for n, hit in enumerate(hits, start=1)
-    )

@@ -1,31 +1,25 @@
-"""The chat over the JSON API: ask (streamed or not), conversations, messages, feedback, usage."""
+"""The chat over the JSON API: ask (streamed or not), conversations, messages, feedback."""
 
 from __future__ import annotations
 
 import json
 import re
 from datetime import datetime
-from decimal import Decimal
 from functools import partial
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
-from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, Kind, answer_events, drain, merge_deltas
-from assistant.chat.highlight import snippet
+from assistant.chat.answers import answer_events, drain
+from assistant.chat.events import Event, Kind, merge_deltas
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.lib import sse
 from assistant.lib.api import Text, Words
-from assistant.llm.models import LlmCall
-from assistant.llm.usage import search_rows
 from ingest.models import Collection
-from ingest.search.retrieval import search
 
 router = Router(tags=["chat"])
 
@@ -246,10 +240,7 @@ def delete_conversation(request, conversation_id: int):
 
 def _answer(user, message_id: int) -> Message:
     return get_object_or_404(
-        Message.objects.prefetch_related("citations"),
-        pk=message_id,
-        conversation__owner=user,
-        role=Message.Role.ASSISTANT,
+        Message.objects.answers_of(user).prefetch_related("citations"), pk=message_id
     )
 
 
@@ -296,99 +287,3 @@ def rate(request, message_id: int, body: FeedbackIn):
         defaults={"helpful": body.helpful, "comment": body.comment.strip()},
     )
     return {"message_id": message.pk, "helpful": body.helpful, "comment": body.comment.strip()}
-
-
-class QuotaOut(Schema):
-    questions_per_day: int = Field(description="0 means no limit.")
-    tokens_per_day: int
-    cost_per_month_usd: float
-    questions_today: int
-    tokens_today: int
-    cost_this_month_usd: float
-    questions_left: int | None = Field(description="null when there is no limit.")
-    tokens_left: int | None
-    cost_left_usd: float | None
-    day_resets_at: datetime
-    month_resets_at: datetime
-
-
-def _number(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-@router.get("/usage", response=QuotaOut)
-def usage(request):
-    """What you have used today and this month, your limits, and what is left."""
-    left = quotas.remaining(request.auth)
-    return {
-        "questions_per_day": left.limits.questions_per_day,
-        "tokens_per_day": left.limits.tokens_per_day,
-        "cost_per_month_usd": float(left.limits.cost_per_month_usd),
-        "questions_today": left.questions_today,
-        "tokens_today": left.tokens_today,
-        "cost_this_month_usd": float(left.cost_this_month_usd),
-        "questions_left": left.questions_left,
-        "tokens_left": left.tokens_left,
-        "cost_left_usd": _number(left.cost_left_usd),
-        "day_resets_at": left.day_resets_at,
-        "month_resets_at": left.month_resets_at,
-    }
-
-
-search_router = Router(tags=["search"])
-
-
-class SearchIn(Schema):
-    query: Words = Field(min_length=1, max_length=2000)
-    k: int = Field(8, ge=1, le=50)
-    collection_ids: list[int] | None = Field(
-        None,
-        max_length=settings.MAX_COLLECTION_IDS,
-        description="Search only these collections; default: every one you may read.",
-    )
-
-
-class PassageOut(Schema):
-    chunk_id: int
-    document_id: int
-    title: str
-    source_path: str
-    heading_path: str
-    page_start: int | None
-    page_end: int | None
-    score: float
-    similarity: float | None
-    snippet: str
-    text: str
-    url: str
-
-
-class SearchOut(Schema):
-    query: str
-    low_confidence: bool
-    took_ms: float
-    passages: list[PassageOut]
-
-
-# The operation id it had when it lived in assistant/api.py, kept for generated clients.
-@search_router.post("/search", response=SearchOut, operation_id="assistant_api_search_passages")
-def search_passages(request, body: SearchIn):
-    """Ranked passages from the collections you may read (hybrid: meaning + keywords)."""
-    found = search(body.query, user=request.auth, collection_ids=body.collection_ids, k=body.k)
-    LlmCall.objects.bulk_create(
-        search_rows(request.auth, body.query, found.timings, rerank_tokens=found.rerank_tokens)
-    )
-    return {
-        "query": body.query,
-        "low_confidence": found.low_confidence,
-        "took_ms": round(found.timings["total_ms"], 1),
-        "passages": [
-            {
-                **hit.__dict__,
-                "snippet": snippet(hit.text, body.query, width=300),
-                "url": f"{reverse('source', args=[hit.document_id])}?chunk={hit.chunk_id}"
-                f"#chunk-{hit.chunk_id}",
-            }
-            for hit in found.hits
-        ],
-    }

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from assistant.accounts import quotas
+from assistant.chat import notices
+from assistant.chat.charging import record_calls, settle_quota
 from assistant.chat.models import Conversation, Message
 from assistant.chat.rendering import render
 from assistant.lib import notify
 from assistant.lib.text import estimate_tokens
+from assistant.llm.calls import call_row
 from assistant.llm.models import LlmCall
 from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
-from assistant.llm.usage import Usage, call_row
+from assistant.llm.usage import Usage
 
 # An answer still "open" after this long is taken to be abandoned (its process died).
 OPEN_ANSWER_WINDOW = timedelta(minutes=10)
@@ -52,6 +54,10 @@ def ask(
         get_provider().model_for(Tier.STRONG if high_accuracy else Tier.DEFAULT)
     )
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            # One question at a time per user, across processes: its open answers are counted
+            # alone, and nothing comes between a question and its reply in the conversation.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5155, owner.pk])
         day = quotas.reserve(owner, tokens=tokens, cost=cost)
         _limit_open_answers(owner)  # refusing here rolls the reservation back too
         if collections is not None:
@@ -80,8 +86,6 @@ def _limit_open_answers(owner) -> None:
     limit = settings.MAX_OPEN_STREAMS_PER_USER
     if not limit:
         return
-    with connection.cursor() as cursor:  # one asker per user at a time, across processes
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5155, owner.pk])
     open_answers = Message.objects.filter(
         conversation__owner=owner, role=Message.Role.ASSISTANT, status__in=Message.OPEN
     ).filter(_alive())
@@ -109,21 +113,14 @@ def close_abandoned_answers() -> int:
     return sum(close_orphan(message) for message in abandoned.select_related("conversation"))
 
 
-INTERRUPTED = (
-    "This answer was interrupted before its end (the server restarted or lost its database); "
-    "here is what was written. Ask again for a complete answer."
-)
-NEVER_STARTED = "This answer was never started; ask again."
-
-
 def close_orphan(message: Message) -> bool:
     """Close an open answer that no process writes any more, once: the text it saved stays,
     its usage is recorded (estimated from what was saved), its quota settled."""
     started = message.heartbeat_at is not None
     closed = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
         status=Message.Status.INTERRUPTED if started else Message.Status.FAILED,
-        notice=INTERRUPTED if started else "",
-        error="" if started else NEVER_STARTED,
+        notice=notices.INTERRUPTED if started else "",
+        error="" if started else notices.NEVER_STARTED,
         html=render(message.text, {}),
         stop_requested=True,
     )
@@ -164,84 +161,3 @@ def request_stop(message: Message) -> None:
     ).first()
     if orphaned is not None:
         close_orphan(orphaned)
-
-
-def settle_quota(message: Message) -> None:
-    """Replace the message's reserved estimate by what its model calls really used, once.
-
-    The message's row is locked while its calls are summed, and `record_calls` takes the same
-    lock: a call is either in the sum or recorded after it, and then charged on its own. So a
-    live stream and the sweeper settling the same answer count every call exactly once."""
-    with transaction.atomic():
-        row = (
-            Message.objects.select_for_update(of=("self",))
-            .filter(pk=message.pk, quota_settled=False)
-            .values("quota_day", "reserved_tokens", "reserved_cost_usd", "conversation__owner_id")
-            .first()
-        )
-        message.quota_settled = True
-        if row is None:
-            return
-        Message.objects.filter(pk=message.pk).update(quota_settled=True)
-        if row["quota_day"] is None:
-            return
-        used = _spent(LlmCall.objects.filter(message=message))
-        quotas.correct(
-            row["conversation__owner_id"],
-            row["quota_day"],
-            tokens=used["tokens"] - row["reserved_tokens"],
-            cost=used["cost"] - row["reserved_cost_usd"],
-        )
-
-
-def _locked_for_charging(message: Message) -> dict | None:
-    """The message's quota state, its row locked until the transaction ends."""
-    return (
-        Message.objects.select_for_update(of=("self",))
-        .filter(pk=message.pk)
-        .values("quota_settled", "quota_day", "conversation__owner_id")
-        .first()
-    )
-
-
-def _spent(calls) -> dict:
-    return calls.aggregate(
-        tokens=Sum(F("prompt_tokens") + F("completion_tokens"), default=0),
-        cost=Sum("cost_usd", default=Decimal(0)),
-    )
-
-
-def replace_estimate(message: Message) -> None:
-    """A stream that outlived the sweeper's verdict brings the real usage: the estimate the
-    sweeper recorded (and charged) for it goes, so each call is charged exactly once."""
-    with transaction.atomic():
-        row = _locked_for_charging(message)
-        estimates = LlmCall.objects.filter(message=message, outcome=LlmCall.Outcome.INTERRUPTED)
-        charged = _spent(estimates)
-        if not estimates.delete()[0] or row is None:
-            return
-        if row["quota_settled"] and row["quota_day"] is not None:
-            quotas.correct(
-                row["conversation__owner_id"],
-                row["quota_day"],
-                tokens=-charged["tokens"],
-                cost=-charged["cost"],
-            )
-
-
-def record_calls(message: Message, calls: list[LlmCall]) -> None:
-    """Store model calls made for an answer. Before its quota is settled they are summed then;
-    after (the sweeper closed the answer while it still ran), each is charged as it comes."""
-    if not calls:
-        return
-    with transaction.atomic():
-        row = _locked_for_charging(message)
-        LlmCall.objects.bulk_create(calls)
-        if row is None or not row["quota_settled"] or row["quota_day"] is None:
-            return
-        quotas.correct(
-            row["conversation__owner_id"],
-            row["quota_day"],
-            tokens=sum(c.prompt_tokens + c.completion_tokens for c in calls),
-            cost=sum((c.cost_usd for c in calls), Decimal(0)),
-        )

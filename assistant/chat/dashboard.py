@@ -24,7 +24,9 @@ PERMISSION = "assistant.view_llmcall"
 
 
 class Percentile(Aggregate):
-    function = "percentile_cont"
+    """The nearest-rank percentile (a measured value, as the evaluation's `percentile`)."""
+
+    function = "percentile_disc"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
     output_field = FloatField()
 
@@ -267,11 +269,11 @@ def _top_users(answers: QuerySet[Message], calls: QuerySet[LlmCall], n: int = 10
 
 @login_required
 @permission_required(PERMISSION, raise_exception=True)
-def usage(request: HttpRequest) -> TemplateResponse:
+def page(request: HttpRequest) -> TemplateResponse:
     form = FilterForm(request.GET or None)
     start, end, collection = form.period()
     context = {"form": form, "start": start, "end": end, **summary(start, end, collection)}
-    return TemplateResponse(request, "chat/usage.html", context)
+    return TemplateResponse(request, "chat/dashboard.html", context)
 
 
 class _Echo:
@@ -301,7 +303,7 @@ CSV_FIELDS = [
 
 @login_required
 @permission_required(PERMISSION, raise_exception=True)
-def usage_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: HttpRequest) -> HttpResponse:
     """Every model and embedding call in the period, one row each."""
     form = FilterForm(request.GET or None)
     if form.is_bound and not form.is_valid():

@@ -20,7 +20,7 @@ from assistant.chat.conversations import ask
 from assistant.chat.models import Conversation, Message
 from assistant.llm.models import LlmCall
 from ingest.models import Collection
-from ingest.search.evaluation import Place, gate_rates, gold_rank, mean, percentile
+from ingest.search.evaluation import Location, gate_rates, gold_rank, mean, percentile
 
 EVALUATOR = "evaluation"
 
@@ -51,7 +51,7 @@ def answer_row(item: dict, collection: Collection, user) -> dict:
     answer_fully(message, user=user, use_cache=False)
     message.refresh_from_db()
     cited = [
-        Place(
+        Location(
             c.source_path,
             c.chunk.page_start if c.chunk else None,
             c.chunk.page_end if c.chunk else None,

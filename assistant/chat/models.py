@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from ingest.models import Chunk, Collection, Document
+from ingest.models import Chunk, Collection, Document, passage_url
 
 
 class ConversationQuerySet(models.QuerySet):
@@ -36,6 +36,12 @@ class Conversation(models.Model):
         return self.title or f"Conversation {self.pk}"
 
 
+class MessageQuerySet(models.QuerySet):
+    def answers_of(self, user) -> MessageQuerySet:
+        """The assistant's answers in `user`'s own conversations."""
+        return self.filter(conversation__owner=user, role=Message.Role.ASSISTANT)
+
+
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "User"
@@ -45,7 +51,6 @@ class Message(models.Model):
         CREATED = "created", "Waiting"
         RETRIEVING = "retrieving", "Searching…"
         GENERATING = "generating", "Writing…"
-        FINALIZING = "finalizing", "Finishing…"
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Stopped"
@@ -53,7 +58,7 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", "Interrupted"
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
-    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING, Status.FINALIZING)
+    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING)
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -88,6 +93,8 @@ class Message(models.Model):
     quota_settled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = MessageQuerySet.as_manager()
+
     class Meta:
         ordering = ["created_at", "pk"]
 
@@ -117,6 +124,11 @@ class Citation(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.n}] {self.title}"
+
+    @property
+    def url(self) -> str:
+        """The cited passage in its document; empty once the document is gone."""
+        return passage_url(self.document_id, self.chunk_id) if self.document_id else ""
 
 
 class Feedback(models.Model):

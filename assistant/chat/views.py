@@ -12,15 +12,14 @@ from django.views.decorators.http import require_POST
 
 from assistant.accounts import quotas
 from assistant.chat import conversations
-from assistant.chat.answers import Event, Kind, answer_events, answer_fully, merge_deltas
+from assistant.chat.answers import answer_events, answer_fully
+from assistant.chat.events import Event, Kind, merge_deltas
 from assistant.chat.forms import AskForm, FeedbackForm, RenameForm, SearchForm
 from assistant.chat.highlight import highlight, snippet
+from assistant.chat.installation import describe
 from assistant.chat.models import Conversation, Feedback, Message
-from assistant.chat.status import describe
+from assistant.chat.searching import search_as
 from assistant.lib import sse
-from assistant.llm.models import LlmCall
-from assistant.llm.usage import search_rows
-from ingest.search.retrieval import search as retrieve
 
 
 def home(request: HttpRequest) -> TemplateResponse:
@@ -34,11 +33,8 @@ def search(request: HttpRequest) -> TemplateResponse:
     results, query, took = [], "", None
     if form.is_valid() and (query := form.cleaned_data["q"]):
         collection = form.cleaned_data["collection"]
-        found = retrieve(
-            query, user=request.user, collection_ids=[collection.pk] if collection else None, k=10
-        )
-        LlmCall.objects.bulk_create(
-            search_rows(request.user, query, found.timings, rerank_tokens=found.rerank_tokens)
+        found = search_as(
+            request.user, query, collection_ids=[collection.pk] if collection else None, k=10
         )
         took = found.timings["total_ms"]
         results = [
@@ -58,7 +54,13 @@ def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
 
 
 def _message(request: HttpRequest, message_id: int) -> Message:
-    return _message_for(request.user, message_id)
+    return _answer_of(request.user, message_id)
+
+
+def _answer_of(user, message_id: int) -> Message:
+    return get_object_or_404(
+        Message.objects.answers_of(user).select_related("conversation"), pk=message_id
+    )
 
 
 @login_required
@@ -127,7 +129,9 @@ def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return _refused(request, str(refusal), retry_after=5)
     if request.htmx:
         context = {
-            "messages": current.messages.filter(pk__gte=reply.pk - 1),
+            # The question and its reply: the conversation's last two messages up to the reply
+            # (asking takes a per-user lock, so nothing comes between them).
+            "messages": reversed(current.messages.filter(pk__lte=reply.pk).order_by("-pk")[:2]),
             "conversation": current,
             "remaining": quotas.remaining(request.user),
             "oob": True,
@@ -154,17 +158,8 @@ async def stream(request: HttpRequest, message_id: int) -> StreamingHttpResponse
     user = await request.auser()
     if not user.is_authenticated:
         raise Http404
-    message = await sync_to_async(_message_for)(user, message_id)
+    message = await sync_to_async(_answer_of)(user, message_id)
     return sse.response(answer_events(message, user=user), render_event, merge_deltas)
-
-
-def _message_for(user, message_id: int) -> Message:
-    try:
-        return Message.objects.select_related("conversation").get(
-            pk=message_id, conversation__owner=user, role=Message.Role.ASSISTANT
-        )
-    except Message.DoesNotExist:
-        raise Http404 from None
 
 
 async def render_event(item: Event) -> str:

@@ -1,4 +1,5 @@
-"""The grounding prompt: rules, numbered context fenced as untrusted data, short history."""
+"""The prompts: the grounding prompt (rules, numbered context fenced as untrusted data, short
+history) and the query rewrite's."""
 
 from __future__ import annotations
 
@@ -98,4 +99,21 @@ def build_messages(request: AnswerRequest) -> list[dict[str, str]]:
         {"role": "system", "content": SYSTEM_RULES},
         *request.history,
         {"role": "user", "content": user},
+    ]
+
+
+REWRITE_RULES = (
+    "Rewrite the user's last message as one standalone search query for the organisation's "
+    "documents: keep its language, key terms, names, numbers and error messages, and add what "
+    "the conversation says it refers to. If it starts a new topic, leave the earlier topic out. "
+    "Reply with the query only."
+)
+REWRITE_HISTORY_MESSAGES = 4
+
+
+def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [
+        {"role": "system", "content": REWRITE_RULES},
+        *history[-REWRITE_HISTORY_MESSAGES:],
+        {"role": "user", "content": question},
     ]

@@ -17,7 +17,7 @@ PAGE_MARK = "#p"
 
 
 @dataclass(frozen=True)
-class Place:
+class Location:
     """Where a retrieved passage comes from: its document's path and the pages it covers."""
 
     path: str
@@ -30,19 +30,20 @@ class Place:
         return self.page_start <= page <= (self.page_end or self.page_start)
 
 
-def gold_rank(gold: str, places: list[Place]) -> int | None:
+def gold_rank(gold: str, locations: list[Location]) -> int | None:
     """The 1-based rank at which `gold` is first found, or None."""
     path, mark, page = gold.partition(PAGE_MARK)
     if mark and page.isdigit():
         return next(
-            (i for i, place in enumerate(places, start=1) if place.covers(path, int(page))), None
+            (i for i, where in enumerate(locations, start=1) if where.covers(path, int(page))), None
         )
-    documents = list(dict.fromkeys(place.path for place in places))
+    documents = list(dict.fromkeys(location.path for location in locations))
     return documents.index(gold) + 1 if gold in documents else None
 
 
 def summarise(rows: list[dict], k: int) -> dict:
-    """Rows carry the question's fields plus `places` (list[Place]), `ms` and `not_covered`."""
+    """Rows carry the question's fields plus `locations` (list[Location]), `ms` and
+    `not_covered`."""
     groups: dict[str, list[dict]] = defaultdict(list)
     answerable = [r for r in rows if not r.get("unanswerable") and r.get("gold")]
     for row in answerable:
@@ -78,7 +79,7 @@ def gate_rates(rows: list[dict]) -> dict:
 def score(rows: list[dict], k: int) -> dict:
     recall, mrr, ndcg = [], [], []
     for row in rows:
-        found = {gold_rank(gold, row["places"]) for gold in row["gold"]} - {None}
+        found = {gold_rank(gold, row["locations"]) for gold in row["gold"]} - {None}
         first = min(found, default=None)
         recall.append(1.0 if first is not None and first <= k else 0.0)
         mrr.append(1.0 / first if first is not None and first <= 10 else 0.0)
@@ -93,6 +94,7 @@ def mean(values: list[float]) -> float:
 
 
 def percentile(values: list[float], pct: float) -> float:
+    """The nearest-rank percentile of sorted `values` (`pct` from 0 to 100); 0.0 when empty."""
     if not values:
         return 0.0
     index = min(len(values) - 1, max(0, math.ceil(pct / 100 * len(values)) - 1))

@@ -20,7 +20,7 @@ from assistant.lib.text import CJK
 from ingest import embedding_space
 from ingest.embedders import get_embedder, get_english_embedder
 from ingest.embedding_space import vector_literal
-from ingest.models import Collection, format_pages
+from ingest.models import Collection, format_pages, passage_url
 from ingest.rerankers import get_reranker
 from ingest.search.dense import nearest
 from ingest.search.fusion import Ranked, by_place, diversify, ranks, reciprocal_rank
@@ -63,6 +63,10 @@ class Hit:
     def pages(self) -> str:
         return format_pages(self.page_start, self.page_end)
 
+    @property
+    def url(self) -> str:
+        return passage_url(self.document_id, self.chunk_id)
+
 
 @dataclass
 class Retrieval:
@@ -94,10 +98,6 @@ class Retrieval:
         if CJK.search(self.query):
             return False
         return self.coverage < MIN_COVERAGE and self.best_similarity < TRUSTED_SIMILARITY
-
-    def documents(self) -> list[int]:
-        """Distinct documents in rank order."""
-        return list(dict.fromkeys(hit.document_id for hit in self.hits))
 
 
 def readable_collections_sql(user, collection_ids: list[int] | None) -> tuple[str, tuple]:
@@ -225,7 +225,7 @@ def _load(chunk_ids: list[int]) -> list[Hit]:
     return [rows[chunk_id] for chunk_id in chunk_ids if chunk_id in rows]
 
 
-def context(hits: list[Hit], *, budget_tokens: int | None = None) -> list[Hit]:
+def prompt_passages(hits: list[Hit], *, budget_tokens: int | None = None) -> list[Hit]:
     """The passages for the prompt: neighbouring chunks of a document merged so a passage reads
     whole, then cut to the token budget (best first)."""
     budget = budget_tokens or settings.CONTEXT_BUDGET_TOKENS

@@ -15,9 +15,9 @@ from assistant.models import (
     Feedback,
     LlmCall,
     Message,
+    QuotaCounter,
     QuotaOverride,
     Throttle,
-    UsageCounter,
 )
 from ingest.models import Chunk, Collection, Document
 
@@ -72,7 +72,7 @@ def test_rows_written_before_the_layout_change_are_all_there_after_migrating(dja
     assert Document.objects.get().stage == Document.Stage.REQUEUED
     assert LlmCall.objects.get().outcome == LlmCall.Outcome.BROKEN
     assert Message.objects.get().status == Message.Status.FAILED
-    assert UsageCounter.objects.get().period == UsageCounter.Period.DAY
+    assert QuotaCounter.objects.get().period == QuotaCounter.Period.DAY
     assert Citation.objects.get().chunk == Chunk.objects.get()
     assert Feedback.objects.get().message.conversation == Conversation.objects.get()
     assert QuotaOverride.objects.get().tokens_per_day == 9

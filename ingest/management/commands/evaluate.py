@@ -26,7 +26,7 @@ from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
 from ingest.models import Collection
 from ingest.rerankers import get_reranker
-from ingest.search.evaluation import Place, gold_rank, summarise
+from ingest.search.evaluation import Location, gold_rank, summarise
 from ingest.search.retrieval import search
 
 
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         found = search(item["q"], user=reader, collection_ids=[target.pk], k=20)
         return {
             **item,
-            "places": [Place(h.source_path, h.page_start, h.page_end) for h in found.hits],
+            "locations": [Location(h.source_path, h.page_start, h.page_end) for h in found.hits],
             "ms": found.timings["total_ms"],
             "not_covered": found.low_confidence,
         }
@@ -135,7 +135,7 @@ class Command(BaseCommand):
     def _print_misses(self, rows: list[dict], k: int) -> None:
         for row in rows:
             if row.get("gold") and not any(
-                (gold_rank(gold, row["places"]) or k + 1) <= k for gold in row["gold"]
+                (gold_rank(gold, row["locations"]) or k + 1) <= k for gold in row["gold"]
             ):
-                got = [f"{p.path}#p{p.page_start}" for p in row["places"][:k]]
+                got = [f"{p.path}#p{p.page_start}" for p in row["locations"][:k]]
                 self.stdout.write(f"MISS {row['q']}\n  gold {row['gold']}\n  got  {got}")

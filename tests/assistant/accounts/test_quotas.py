@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.db import connection
 
 from assistant.accounts import quotas
-from assistant.accounts.models import QuotaOverride, UsageCounter
+from assistant.accounts.models import QuotaCounter, QuotaOverride
 from assistant.chat import conversations
 from assistant.chat.models import Conversation, Message
 
@@ -48,8 +48,8 @@ def test_many_simultaneous_questions_against_a_quota_of_n_let_exactly_n_through(
         thread.join()
 
     assert outcomes.count("taken") == 5 and outcomes.count("refused") == 15
-    today = UsageCounter.objects.get(user=ann, period="day")
-    month = UsageCounter.objects.get(user=ann, period="month")
+    today = QuotaCounter.objects.get(user=ann, period="day")
+    month = QuotaCounter.objects.get(user=ann, period="month")
     assert (today.questions, today.tokens) == (5, 500)
     assert month.cost_usd == Decimal("0.005")
 
@@ -66,7 +66,7 @@ def test_a_refused_question_says_which_limit_when_it_resets_and_leaves_nothing(a
     assert "resets at" in str(refusal.value) and "administrator" in str(refusal.value)
     assert 0 < refusal.value.retry_after_s <= 86_400
     assert Message.objects.count() == 2, "the refused question left no messages"
-    assert UsageCounter.objects.get(user=ann, period="day").questions == 1
+    assert QuotaCounter.objects.get(user=ann, period="day").questions == 1
 
 
 @pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_a_user_may_not_have_more_answers_open_than_the_limit(ann, settings):
 @pytest.mark.django_db
 def test_an_answer_never_streamed_is_closed_and_its_reservation_returned(ann):
     message = ask(ann)
-    assert UsageCounter.objects.get(user=ann, period="day").tokens == message.reserved_tokens
+    assert QuotaCounter.objects.get(user=ann, period="day").tokens == message.reserved_tokens
     Message.objects.filter(pk=message.pk).update(
         created_at=message.created_at - conversations.OPEN_ANSWER_WINDOW
     )
@@ -149,6 +149,6 @@ def test_an_answer_never_streamed_is_closed_and_its_reservation_returned(ann):
 
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED and message.quota_settled
-    today = UsageCounter.objects.get(user=ann, period="day")
+    today = QuotaCounter.objects.get(user=ann, period="day")
     assert (today.questions, today.tokens) == (1, 0)
     assert conversations.close_abandoned_answers() == 0

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from django.core.management import call_command
 
-from assistant.accounts.models import ApiToken, QuotaOverride, UsageCounter
+from assistant.accounts.models import ApiToken, QuotaCounter, QuotaOverride
 from assistant.chat import conversations
 from assistant.chat.models import Conversation, Message
 from ingest.models import Collection
@@ -187,7 +187,7 @@ def test_over_quota_is_a_429_with_retry_after_and_a_plain_message(live_server_ur
     assert sorted(r.status_code for r in replies) == [200] * 3 + [429] * 7
     codes = {r.json()["error"]["code"] for r in replies if r.status_code == 429}
     assert codes <= {"quota_exceeded", "too_many_open_answers"}
-    assert UsageCounter.objects.get(user=people["ann"], period="day").questions == 3
+    assert QuotaCounter.objects.get(user=people["ann"], period="day").questions == 3
     refusal = ask(11)
     assert refusal.status_code == 429 and refusal.json()["error"]["code"] == "quota_exceeded"
     assert 0 < int(refusal.headers["Retry-After"]) <= 86_400

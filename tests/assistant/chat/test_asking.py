@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.accounts.models import UsageCounter
+from assistant.accounts.models import QuotaCounter
 from assistant.chat.models import Conversation, Message
 from ingest.models import Collection
 from tests.assistant.chat.test_api import api, token_for
@@ -20,7 +20,7 @@ def ann(django_user_model):
 
 
 def charged(user) -> int:
-    counter = UsageCounter.objects.filter(user=user, period="day").first()
+    counter = QuotaCounter.objects.filter(user=user, period="day").first()
     return counter.questions if counter else 0
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from django.db.models import F, Sum
 
-from assistant.accounts.models import UsageCounter
+from assistant.accounts.models import QuotaCounter
 from assistant.chat import conversations
 from assistant.chat.models import Conversation, Message
 from assistant.llm.models import LlmCall
@@ -106,7 +106,7 @@ def test_an_answer_whose_server_died_is_closed_with_its_text_and_charged_once(
     used = LlmCall.objects.filter(message=message).aggregate(
         tokens=Sum(F("prompt_tokens") + F("completion_tokens"))
     )["tokens"]
-    today = UsageCounter.objects.get(user=person, period="day")
+    today = QuotaCounter.objects.get(user=person, period="day")
     assert today.tokens == used, "charged once, for what it used"
     assert conversations.close_abandoned_answers() == 0
     # It no longer holds the owner's one open answer.

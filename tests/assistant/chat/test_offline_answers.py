@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from assistant.chat import conversations
-from assistant.chat.answers import MAY_NOT_COVER, answer_fully
+from assistant.chat.answers import answer_fully
 from assistant.chat.followups import is_follow_up
 from assistant.chat.models import Conversation, Message
+from assistant.chat.notices import MAY_NOT_COVER
 from ingest.models import Collection
 from tests.support.documents import ingest_text
 

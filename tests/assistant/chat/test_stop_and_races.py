@@ -15,7 +15,7 @@ from django.db.models import F, Sum
 from django.test import Client
 from django.utils import timezone
 
-from assistant.accounts.models import UsageCounter
+from assistant.accounts.models import QuotaCounter
 from assistant.chat import conversations
 from assistant.chat.models import Message
 from assistant.llm.models import LlmCall
@@ -183,7 +183,7 @@ def test_the_sweeper_closing_a_live_answer_settles_its_quota_exactly_once(
 ):
     standin.script(Reply(chunks=[f"word{i} " for i in range(200)], chunk_delay_s=0.05))
     message = ask(person)
-    today = UsageCounter.objects.get(user=person, period="day")
+    today = QuotaCounter.objects.get(user=person, period="day")
     assert today.tokens == message.reserved_tokens
     _, first_delta, ended = open_stream(live_server_url, person, message)
     assert first_delta.wait(20)

@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from assistant.accounts.models import UsageCounter
+from assistant.accounts.models import QuotaCounter
 from assistant.chat import conversations
 from assistant.chat.models import Conversation, Message
 from assistant.llm.models import LlmCall
@@ -27,6 +27,8 @@ Each person may ask 200 questions a day. Administrators can raise the limit for 
 
 Files up to 50 MB are accepted. Scanned PDFs need OCR first.
 """
+
+QUESTION = "How many questions may I ask each day?"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -222,7 +224,7 @@ def test_stop_cancels_the_upstream_request(live_server_url, standin, person):
 def test_a_cancelled_answer_settles_the_quota_to_what_it_used(live_server_url, standin, person):
     standin.script(Reply(chunks=[f"word{i} " for i in range(100)], chunk_delay_s=0.05))
     message = ask(person)
-    today = UsageCounter.objects.get(user=person, period="day")
+    today = QuotaCounter.objects.get(user=person, period="day")
     assert (today.questions, today.tokens) == (1, message.reserved_tokens)
     stop_after_first_word(live_server_url, person, message)
 
@@ -358,6 +360,44 @@ def test_the_answer_cache_hits_and_respects_access(
     third.refresh_from_db()
     assert not third.cached
     assert len(standin.chat_requests()) == 2
+
+
+def test_an_answer_written_after_a_private_conversation_is_not_given_to_others(
+    live_server_url, standin, person, django_user_model
+):
+    """The model read the conversation before the question too: an answer written after a talk
+    about a document only its asker may read is not served from the cache to anyone else, even
+    for the same words over the same passages."""
+    guide = Collection.objects.get(name="Guide")
+    private = Collection.objects.create(name="Board")
+    ingest_text(private, "pay.md", "# Pay\n\nThe chief executive earns 2 million a year.")
+    boss = django_user_model.objects.create_user("boss", password="pw-boss-123456")
+    private.reader_users.add(boss)
+    talk = Conversation.objects.create(owner=boss)
+    standin.script(
+        Reply(chunks=["The chief executive earns 2 million [1]."]),
+        Reply(chunks=["Unlike the 2 million salary, each person may ask 200 a day [1]."]),
+        Reply(chunks=["Each person may ask 200 a day [1]."]),
+    )
+    turns = [("What does the chief executive earn?", private), (QUESTION, guide)]
+    for question, collection in turns:
+        asked = conversations.ask(
+            conversation=talk, question=question, high_accuracy=False, collections=[collection]
+        )
+        stream(live_server_url, boss, asked)
+
+    theirs = ask(person, QUESTION)
+    stream(live_server_url, person, theirs)
+
+    theirs.refresh_from_db()
+    assert not theirs.cached
+    assert "2 million" not in theirs.text
+    assert len(standin.chat_requests()) == 3
+    # Without a conversation before it, the same question is still answered from the cache.
+    again = ask(person, QUESTION)
+    stream(live_server_url, person, again)
+    again.refresh_from_db()
+    assert again.cached and again.text == theirs.text
 
 
 def test_a_question_nothing_matches_makes_no_answer_call(live_server_url, standin, person):

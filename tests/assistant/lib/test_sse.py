@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from assistant.chat.answers import Event, Kind, merge_deltas
+from assistant.chat.events import Event, Kind, merge_deltas
 from assistant.lib import sse
 
 

@@ -1,28 +1,28 @@
 from __future__ import annotations
 
-from ingest.search.evaluation import Place, gate_rates, gold_rank, score
+from ingest.search.evaluation import Location, gate_rates, gold_rank, score
 
-PLACES = [
-    Place("guide.pdf", 3, 3),
-    Place("other.html"),
-    Place("guide.pdf", 56, 57),
-    Place("guide.pdf", 9, 9),
+LOCATIONS = [
+    Location("guide.pdf", 3, 3),
+    Location("other.html"),
+    Location("guide.pdf", 56, 57),
+    Location("guide.pdf", 9, 9),
 ]
 
 
 def test_page_gold_is_found_by_the_passage_that_covers_the_page():
-    assert gold_rank("guide.pdf#p57", PLACES) == 3
-    assert gold_rank("guide.pdf#p4", PLACES) is None
-    assert gold_rank("other.pdf#p3", PLACES) is None
+    assert gold_rank("guide.pdf#p57", LOCATIONS) == 3
+    assert gold_rank("guide.pdf#p4", LOCATIONS) is None
+    assert gold_rank("other.pdf#p3", LOCATIONS) is None
 
 
 def test_document_gold_ranks_among_distinct_documents():
-    assert gold_rank("guide.pdf", PLACES) == 1
-    assert gold_rank("other.html", PLACES) == 2
+    assert gold_rank("guide.pdf", LOCATIONS) == 1
+    assert gold_rank("other.html", LOCATIONS) == 2
 
 
 def test_recall_and_mrr_take_the_best_gold():
-    rows = [{"gold": ["guide.pdf#p9", "guide.pdf#p56"], "places": PLACES}]
+    rows = [{"gold": ["guide.pdf#p9", "guide.pdf#p56"], "locations": LOCATIONS}]
 
     scores = score(rows, k=2)
 

@@ -7,7 +7,7 @@ from ingest import pipeline
 from ingest.models import Chunk, Collection
 from ingest.search.dense import ef_search
 from ingest.search.lexical import CANDIDATE_CAP, bm25_query
-from ingest.search.retrieval import Hit, context, readable_collections_sql, search
+from ingest.search.retrieval import Hit, prompt_passages, readable_collections_sql, search
 from tests.ingest import files
 from tests.support.documents import ingest_text
 
@@ -171,7 +171,7 @@ def make_hit(chunk_id: int, ordinal: int, tokens: int, document_id: int = 1) -> 
 def test_context_merges_neighbours_and_keeps_to_the_budget():
     hits = [make_hit(1, 4, 100), make_hit(2, 5, 100), make_hit(3, 9, 100), make_hit(4, 1, 500, 2)]
 
-    chosen = context(hits, budget_tokens=350)
+    chosen = prompt_passages(hits, budget_tokens=350)
 
     assert [h.chunk_id for h in chosen] == [1, 3]
     assert chosen[0].text == "text 4\n\ntext 5"
