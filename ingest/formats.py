@@ -48,7 +48,7 @@ class Parsed:
 
 
 @dataclass(frozen=True)
-class Limits:
+class ParseLimits:
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 40_000_000  # per image or rendered page read by OCR
@@ -72,7 +72,7 @@ def decode_text(data: bytes, *, strict: bool = True) -> str:
 MAX_ARCHIVE_MEMBERS = 10_000
 
 
-def check_archive(data: bytes, *, limits: Limits, kind: str) -> None:
+def check_archive(data: bytes, *, limits: ParseLimits, kind: str) -> None:
     """Decompress every member of a ZIP-based file (DOCX today; PPTX, XLSX, EPUB tomorrow) a
     megabyte at a time, counting what it really holds: the sizes written in the archive can
     lie. Past the limit it is refused as a likely bomb; a member whose bytes do not match its

@@ -30,8 +30,8 @@ from ingest.formats import (
     XLSX,
     Block,
     IngestError,
-    Limits,
     Parsed,
+    ParseLimits,
     check_archive,
     decode_text,
 )
@@ -205,10 +205,10 @@ def _sniff_bytes(data: bytes) -> str:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = ParseLimits()
 
 
-def parse(data: bytes, filename: str, *, limits: Limits = DEFAULT_LIMITS) -> Parsed:
+def parse(data: bytes, filename: str, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed:
     media_type = sniff(data, filename)
     stem = PurePath(filename).stem
     parsed = {
@@ -251,7 +251,7 @@ def _paragraphs(text: str) -> list[str]:
 # --- PDF -----------------------------------------------------------------------------------------
 
 
-def _parse_pdf(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     import pypdfium2 as pdfium
 
     check_pdf_streams(data, limits=limits)
@@ -307,7 +307,7 @@ def _has_images(page) -> bool:
     return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
 
 
-def _render(page, limits: Limits):
+def _render(page, limits: ParseLimits):
     """The page as an image at 150 dpi, or less when that would pass the pixel limit."""
     width, height = page.get_size()  # points: 1/72 inch
     scale = min(150 / 72, (limits.max_pixels / max(width * height, 1)) ** 0.5)
@@ -334,7 +334,7 @@ def _pdf_outline(document) -> list[Heading]:
 # --- images --------------------------------------------------------------------------------------
 
 
-def _parse_image(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_image(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     """A screenshot, a photo or a scan: its text by OCR; each frame of a TIFF is a page."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
 
@@ -368,7 +368,7 @@ def _parse_image(data: bytes, stem: str, limits: Limits) -> Parsed:
 # --- DOCX ----------------------------------------------------------------------------------------
 
 
-def _parse_docx(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_docx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     import docx
     from docx.table import Table
     from docx.text.paragraph import Paragraph
@@ -459,7 +459,7 @@ _BLOCK = {
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 
-def _parse_html(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_html(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
 
     tree = LexborHTMLParser(decode_text(data))
     title_node = tree.css_first("title")
@@ -538,7 +538,7 @@ def _is_boilerplate(node) -> bool:
 # --- Markdown and text ---------------------------------------------------------------------------
 
 
-def _parse_markdown(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_markdown(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     from markdown_it import MarkdownIt
 
     tokens = MarkdownIt("commonmark").enable("table").parse(decode_text(data))
@@ -574,6 +574,6 @@ def _inline_text(token) -> str:
     return "".join(parts).strip()
 
 
-def _parse_text(data: bytes, stem: str, limits: Limits) -> Parsed:
+def _parse_text(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     text = decode_text(data)
     return Parsed(TEXT, stem, [Block(p) for p in _paragraphs(text)])

@@ -17,7 +17,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 
-from ingest.formats import IngestError, Limits
+from ingest.formats import IngestError, ParseLimits
 
 MB = 2**20
 _STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
@@ -40,7 +40,7 @@ class _TooBig(Exception):
     pass
 
 
-def check_pdf_streams(data: bytes, *, limits: Limits) -> None:
+def check_pdf_streams(data: bytes, *, limits: ParseLimits) -> None:
     budget = limits.max_uncompressed_bytes
     expanded = 0
     position = 0

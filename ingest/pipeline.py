@@ -29,7 +29,7 @@ from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder
 from ingest.isolation import parse_isolated
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import IngestError, Limits, not_a_document
+from ingest.parsers import IngestError, ParseLimits, not_a_document
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
 
     with document.file.open("rb") as handle:
         data = handle.read()
-    limits = Limits(
+    limits = ParseLimits(
         max_pages=settings.UPLOAD_MAX_PAGES,
         max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
         max_pixels=settings.OCR_MAX_PIXELS,
