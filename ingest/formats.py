@@ -1,9 +1,10 @@
-"""What every parser shares: the media types, the parsed form of a document, its limits, and
-the checks that run before a parser reads the bytes."""
+"""What every parser shares: the media types, the parsed form of a document (blocks of text
+under their heading path), its limits, and the checks that run before a parser reads the bytes."""
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -45,6 +46,28 @@ class Parsed:
     # Pages whose text was recognised from an image, and the reader that did it.
     ocr_pages: list[int] = field(default_factory=list)
     ocr: Reader | None = None
+
+
+class Outline:
+    """The headings above the text being read. A heading replaces those at its level or deeper,
+    so two h3 in a row are siblings however the page starts (h2 first, or h1)."""
+
+    def __init__(self) -> None:
+        self._path: list[tuple[int, str]] = []
+
+    def enter(self, level: int, text: str) -> None:
+        while self._path and self._path[-1][0] >= level:
+            self._path.pop()
+        self._path.append((level, text))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self._path)
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Text split at blank lines, each paragraph stripped, empty ones dropped."""
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ from assistant.llm.usage import embedding_row, ocr_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder
+from ingest.formats import IngestError, ParseLimits
 from ingest.isolation import parse_isolated
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import IngestError, ParseLimits, not_a_document
+from ingest.parsers import not_a_document
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from ingest import tasks
+from ingest.formats import IMAGES
 from ingest.forms import UploadForm
 from ingest.models import Collection, Document
-from ingest.parsers import IMAGES
 
 
 @permission_required("ingest.add_document")
