@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from charset_normalizer import from_bytes
 
+from ingest import pdf_streams
 from ingest.ocr import Reader
 
 PDF = "application/pdf"
@@ -118,3 +119,13 @@ def check_archive(data: bytes, *, limits: ParseLimits, kind: str) -> None:
                             )
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         raise IngestError(f"The {kind} is damaged and cannot be read ({error}).") from None
+
+
+def check_pdf_streams(data: bytes, *, limits: ParseLimits) -> None:
+    """pdfium decodes each stream of a PDF whole, in memory: a PDF whose streams expand past the
+    limit once decoded (counted a megabyte at a time by ingest.pdf_streams) is refused first."""
+    if not pdf_streams.within(data, budget=limits.max_uncompressed_bytes):
+        raise IngestError(
+            f"The PDF expands to more than {limits.max_uncompressed_bytes // 2**20} MB: it may be "
+            "a decompression bomb."
+        )

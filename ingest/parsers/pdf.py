@@ -3,10 +3,9 @@ headings; a page without usable text but with pictures is rendered and read by O
 
 from __future__ import annotations
 
-from ingest.formats import PDF, Block, IngestError, Parsed, ParseLimits
+from ingest.formats import PDF, Block, IngestError, Parsed, ParseLimits, check_pdf_streams
 from ingest.ocr import OcrError, Reader
 from ingest.parsers.pdf_text import Heading, page_paragraphs
-from ingest.pdf_streams import check_pdf_streams
 
 
 def parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:

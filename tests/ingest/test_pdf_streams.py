@@ -5,8 +5,7 @@ import zlib
 
 import pytest
 
-from ingest.formats import IngestError, ParseLimits
-from ingest.pdf_streams import check_pdf_streams
+from ingest.formats import IngestError, ParseLimits, check_pdf_streams
 from tests.ingest import files
 
 TEXT = b"BT /F1 12 Tf 72 712 Td (Every filter of the chain is decoded.) Tj ET\n" * 3000
