@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from charset_normalizer import from_bytes
+from django.conf import settings
 
 from ingest import pdf_streams
 from ingest.ocr import Reader
@@ -73,10 +74,26 @@ def split_paragraphs(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ParseLimits:
+    """What one parse may read. Built from the settings in one place (`from_settings`) and
+    passed down to every parser and to the OCR reader; the defaults are the settings' own."""
+
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 40_000_000  # per image or rendered page read by OCR
     max_text_chars: int = 64 * 2**20  # of text kept from one document
+    max_ocr_pages: int = 300  # pages read by OCR in one document
+    max_ocr_seconds: float = 900.0  # OCR time for one document
+
+    @classmethod
+    def from_settings(cls) -> ParseLimits:
+        return cls(
+            max_pages=settings.UPLOAD_MAX_PAGES,
+            max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
+            max_pixels=settings.OCR_MAX_PIXELS,
+            max_text_chars=settings.PARSE_MAX_TEXT_MB * 2**20,
+            max_ocr_pages=settings.OCR_MAX_PAGES,
+            max_ocr_seconds=settings.OCR_MAX_SECONDS,
+        )
 
 
 def decode_text(data: bytes, *, strict: bool = True) -> str:

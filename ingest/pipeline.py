@@ -241,16 +241,10 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
 
     with document.file.open("rb") as handle:
         data = handle.read()
-    limits = ParseLimits(
-        max_pages=settings.UPLOAD_MAX_PAGES,
-        max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
-        max_pixels=settings.OCR_MAX_PIXELS,
-        max_text_chars=settings.PARSE_MAX_TEXT_MB * 2**20,
-    )
     parsed = parse_isolated(
         data,
         document.source_path,
-        limits=limits,
+        limits=ParseLimits.from_settings(),
         max_memory_mb=settings.PARSE_MAX_MEMORY_MB,
         max_seconds=settings.PARSE_MAX_SECONDS,
         heartbeat=report,  # a long OCR run keeps its lease

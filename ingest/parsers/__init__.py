@@ -63,10 +63,10 @@ _PARSERS = {
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-DEFAULT_LIMITS = ParseLimits()
-
-
-def parse(data: bytes, filename: str, *, limits: ParseLimits = DEFAULT_LIMITS) -> Parsed:
+def parse(data: bytes, filename: str, *, limits: ParseLimits | None = None) -> Parsed:
+    """The document in `data`; `limits` default to the settings' (ParseLimits.from_settings)."""
+    if limits is None:
+        limits = ParseLimits.from_settings()
     media_type = sniff(data, filename)
     parsed = _PARSERS[media_type](data, PurePath(filename).stem, limits)
     # PostgreSQL text cannot hold NUL, and other control characters are never meant as text.

@@ -22,7 +22,8 @@ def parse_image(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
             f"The image is {width} × {height} pixels; the limit is "
             f"{limits.max_pixels / 1e6:.0f} megapixels (OCR_MAX_PIXELS). Scale it down."
         )
-    reader, blocks = Reader(), []
+    reader = Reader(max_pages=limits.max_ocr_pages, max_seconds=limits.max_ocr_seconds)
+    blocks: list[Block] = []
     frames = getattr(image, "n_frames", 1)
     if frames > limits.max_pages:
         raise IngestError(f"The image has {frames} pages; the limit is {limits.max_pages}.")

@@ -25,7 +25,9 @@ def parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
         if count > limits.max_pages:
             raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
         headings = _pdf_outline(document)
-        texts, reader, ocr_pages = [], Reader(), []
+        reader = Reader(max_pages=limits.max_ocr_pages, max_seconds=limits.max_ocr_seconds)
+        texts: list[str] = []
+        ocr_pages: list[int] = []
         for index in range(count):
             try:
                 page = document[index]
