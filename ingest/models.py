@@ -65,6 +65,12 @@ def document_upload_path(document: Document, filename: str) -> str:
     return f"documents/{document.sha256[:2]}/{document.sha256}"
 
 
+class DocumentQuerySet(models.QuerySet):
+    def readable_by(self, user) -> DocumentQuerySet:
+        """Documents in the collections a user may read (Collection.objects.readable_by)."""
+        return self.filter(collection__in=Collection.objects.readable_by(user))
+
+
 class Document(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -118,6 +124,8 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DocumentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
