@@ -70,6 +70,13 @@ class DocumentQuerySet(models.QuerySet):
         """Documents in the collections a user may read (Collection.objects.readable_by)."""
         return self.filter(collection__in=Collection.objects.readable_by(user))
 
+    def queue_again(self, *, stage: str) -> int:
+        """Put these documents back in the queue, unclaimed, the stage saying why: the caller's
+        filter is the guard (the claim it holds, a lease that ran out). Returns the row count."""
+        return self.update(
+            status=self.model.Status.QUEUED, claim=None, lease_expires_at=None, stage=stage
+        )
+
 
 class Document(models.Model):
     class Status(models.TextChoices):

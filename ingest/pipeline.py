@@ -199,11 +199,8 @@ def process(document_id: int) -> Document:
     except IngestError as error:
         document.mark_failed(str(error), claim=claim)
     except TRANSIENT as error:
-        Document.objects.filter(pk=document.pk, claim=claim).update(
-            status=Document.Status.QUEUED,
-            claim=None,
-            lease_expires_at=None,
-            stage=Document.Stage.WAITING,
+        Document.objects.filter(pk=document.pk, claim=claim).queue_again(
+            stage=Document.Stage.WAITING
         )
         raise TransientIngestError(str(error)) from error
     except _LostClaim:
@@ -395,11 +392,6 @@ def requeue_stale() -> list[int]:
         # Conditional, so a sweep racing another sweep (or a slow worker) queues it once.
         if Document.objects.filter(
             pk=document_id, status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
-        ).update(
-            status=Document.Status.QUEUED,
-            claim=None,
-            lease_expires_at=None,
-            stage=Document.Stage.REQUEUED,
-        ):
+        ).queue_again(stage=Document.Stage.REQUEUED):
             ids.append(document_id)
     return ids
