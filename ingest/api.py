@@ -69,8 +69,9 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
 
     A file with the same bytes as a document already in the collection is not ingested again
     (`duplicate: true` names that document); a changed file with the same name becomes its
-    next version. Stylesheets, scripts, fonts and images are not documents: `skipped: true`,
-    with no document.
+    next version. Screenshots, photos and scans (PNG, JPEG, TIFF, WebP) are documents whose text
+    is read by OCR; stylesheets, scripts, fonts, icons and drawings (GIF, SVG, ICO, BMP) are not:
+    `skipped: true`, with no document.
     """
     collection = get_object_or_404(Collection.objects.readable_by(request.auth), pk=collection_id)
     _require(request, "ingest.add_document")
