@@ -54,11 +54,6 @@ def list_collections(request):
     return Collection.objects.readable_by(request.auth)
 
 
-def _readable_document(request, document_id: int) -> Document:
-    readable = Collection.objects.readable_by(request.auth)
-    return get_object_or_404(Document, pk=document_id, collection__in=readable)
-
-
 def _require(request, permission: str) -> None:
     if not request.auth.has_perm(permission):
         raise ApiError(403, "forbidden", "Your account may not change documents; ask an admin.")
@@ -74,8 +69,9 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
 
     A file with the same bytes as a document already in the collection is not ingested again
     (`duplicate: true` names that document); a changed file with the same name becomes its
-    next version. Stylesheets, scripts, fonts and images are not documents: `skipped: true`,
-    with no document.
+    next version. Screenshots, photos and scans (PNG, JPEG, TIFF, WebP) are documents whose text
+    is read by OCR; stylesheets, scripts, fonts, icons and drawings (GIF, SVG, ICO, BMP) are not:
+    `skipped: true`, with no document.
     """
     collection = get_object_or_404(Collection.objects.readable_by(request.auth), pk=collection_id)
     _require(request, "ingest.add_document")
@@ -98,13 +94,13 @@ def upload_documents(request, collection_id: int, files: list[UploadedFile] = Fi
 @router.get("/documents/{document_id}", response=DocumentOut)
 def get_document(request, document_id: int):
     """A document's ingestion status, progress and failure reason."""
-    return _readable_document(request, document_id)
+    return get_object_or_404(Document.objects.readable_by(request.auth), pk=document_id)
 
 
 @router.delete("/documents/{document_id}", response={204: None})
 def delete_document(request, document_id: int):
     """Delete a document and its passages."""
-    document = _readable_document(request, document_id)
+    document = get_object_or_404(Document.objects.readable_by(request.auth), pk=document_id)
     _require(request, "ingest.delete_document")
     document.delete()
     return Status(204, None)

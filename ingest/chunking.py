@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from assistant.lib.text import CJK
-from ingest.parsers import Block
+from ingest.formats import Block
 
 HEADING_SEPARATOR = " › "
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s+|(?<=[。！？；])")

@@ -1,15 +1,18 @@
-"""What every parser shares: the media types, the parsed form of a document, its limits, and
-the checks that run before a parser reads the bytes."""
+"""What every parser shares: the media types, the parsed form of a document (blocks of text
+under their heading path), its limits, and the checks that run before a parser reads the bytes."""
 
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 
 from charset_normalizer import from_bytes
+from django.conf import settings
 
+from ingest import pdf_streams
 from ingest.ocr import Reader
 
 PDF = "application/pdf"
@@ -47,12 +50,50 @@ class Parsed:
     ocr: Reader | None = None
 
 
+class Outline:
+    """The headings above the text being read. A heading replaces those at its level or deeper,
+    so two h3 in a row are siblings however the page starts (h2 first, or h1)."""
+
+    def __init__(self) -> None:
+        self._path: list[tuple[int, str]] = []
+
+    def enter(self, level: int, text: str) -> None:
+        while self._path and self._path[-1][0] >= level:
+            self._path.pop()
+        self._path.append((level, text))
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(text for _, text in self._path)
+
+
+def split_paragraphs(text: str) -> list[str]:
+    """Text split at blank lines, each paragraph stripped, empty ones dropped."""
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
 @dataclass(frozen=True)
-class Limits:
+class ParseLimits:
+    """What one parse may read. Built from the settings in one place (`from_settings`) and
+    passed down to every parser and to the OCR reader; the defaults are the settings' own."""
+
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_pixels: int = 40_000_000  # per image or rendered page read by OCR
     max_text_chars: int = 64 * 2**20  # of text kept from one document
+    max_ocr_pages: int = 300  # pages read by OCR in one document
+    max_ocr_seconds: float = 900.0  # OCR time for one document
+
+    @classmethod
+    def from_settings(cls) -> ParseLimits:
+        return cls(
+            max_pages=settings.UPLOAD_MAX_PAGES,
+            max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
+            max_pixels=settings.OCR_MAX_PIXELS,
+            max_text_chars=settings.PARSE_MAX_TEXT_MB * 2**20,
+            max_ocr_pages=settings.OCR_MAX_PAGES,
+            max_ocr_seconds=settings.OCR_MAX_SECONDS,
+        )
 
 
 def decode_text(data: bytes, *, strict: bool = True) -> str:
@@ -72,7 +113,7 @@ def decode_text(data: bytes, *, strict: bool = True) -> str:
 MAX_ARCHIVE_MEMBERS = 10_000
 
 
-def check_archive(data: bytes, *, limits: Limits, kind: str) -> None:
+def check_archive(data: bytes, *, limits: ParseLimits, kind: str) -> None:
     """Decompress every member of a ZIP-based file (DOCX today; PPTX, XLSX, EPUB tomorrow) a
     megabyte at a time, counting what it really holds: the sizes written in the archive can
     lie. Past the limit it is refused as a likely bomb; a member whose bytes do not match its
@@ -95,3 +136,13 @@ def check_archive(data: bytes, *, limits: Limits, kind: str) -> None:
                             )
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         raise IngestError(f"The {kind} is damaged and cannot be read ({error}).") from None
+
+
+def check_pdf_streams(data: bytes, *, limits: ParseLimits) -> None:
+    """pdfium decodes each stream of a PDF whole, in memory: a PDF whose streams expand past the
+    limit once decoded (counted a megabyte at a time by ingest.pdf_streams) is refused first."""
+    if not pdf_streams.within(data, budget=limits.max_uncompressed_bytes):
+        raise IngestError(
+            f"The PDF expands to more than {limits.max_uncompressed_bytes // 2**20} MB: it may be "
+            "a decompression bomb."
+        )

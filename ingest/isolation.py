@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ingest.formats import IngestError, Limits, Parsed
+from ingest.formats import IngestError, Parsed, ParseLimits
 from ingest.parsers import parse
 
 _OK, _FAILED, _OUT_OF_MEMORY, _CRASHED = "ok", "failed", "memory", "crashed"
@@ -33,7 +33,7 @@ def parse_isolated(
     data: bytes,
     filename: str,
     *,
-    limits: Limits,
+    limits: ParseLimits,
     max_memory_mb: int,
     max_seconds: float,
     heartbeat: Callable[[], None] = lambda: None,
@@ -74,7 +74,7 @@ def parse_isolated(
 
 
 def _child(
-    out: int, data: bytes, filename: str, limits: Limits, budget: int, seconds: float
+    out: int, data: bytes, filename: str, limits: ParseLimits, budget: int, seconds: float
 ) -> None:
     address_space = _vm_bytes("VmSize") + budget
     try:

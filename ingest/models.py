@@ -72,6 +72,19 @@ def document_upload_path(document: Document, filename: str) -> str:
     return f"documents/{document.sha256[:2]}/{document.sha256}"
 
 
+class DocumentQuerySet(models.QuerySet):
+    def readable_by(self, user) -> DocumentQuerySet:
+        """Documents in the collections a user may read (Collection.objects.readable_by)."""
+        return self.filter(collection__in=Collection.objects.readable_by(user))
+
+    def queue_again(self, *, stage: str) -> int:
+        """Put these documents back in the queue, unclaimed, the stage saying why: the caller's
+        filter is the guard (the claim it holds, a lease that ran out). Returns the row count."""
+        return self.update(
+            status=self.model.Status.QUEUED, claim=None, lease_expires_at=None, stage=stage
+        )
+
+
 class Document(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -125,6 +138,8 @@ class Document(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ready_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DocumentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

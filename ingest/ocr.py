@@ -34,11 +34,11 @@ class OcrError(Exception):
 
 @dataclass
 class Reader:
-    """Reads the images of one document within its budget (pages, seconds), adding up what a
-    model was paid for. Raises OcrError past a limit."""
+    """Reads the images of one document within its budget (pages, seconds: the parse's limits),
+    adding up what a model was paid for. Raises OcrError past a limit."""
 
-    max_pages: int = field(default_factory=lambda: settings.OCR_MAX_PAGES)
-    max_seconds: float = field(default_factory=lambda: settings.OCR_MAX_SECONDS)
+    max_pages: int
+    max_seconds: float
     provider: str = field(default_factory=lambda: settings.OCR_PROVIDER)
     pages: int = 0
     seconds: float = 0.0

@@ -4,10 +4,10 @@ pdfium decodes a stream whole, in memory, so a page whose content inflates to a 
 a gigabyte. Each stream is found the way a reader finds it (`stream` then CRLF, LF or CR; its
 /Length when that lands on `endstream`, else the next `endstream`) and decoded through every
 filter of its chain (Flate, LZW, ASCIIHex, ASCII85, RunLength, in any order and number) a
-megabyte at a time, counting what it really holds; past the limit the file is refused as a
-likely bomb. Image codecs (DCT, JPX, JBIG2, CCITT) end a chain: their pixels are bounded where a
-page is rendered. What this cannot see (an encrypted stream) is bounded by the parse's own
-memory limit (ingest.isolation).
+megabyte at a time, counting what it really holds; past the budget the count stops, and
+`formats.check_pdf_streams` refuses the file as a likely bomb. Image codecs (DCT, JPX, JBIG2,
+CCITT) end a chain: their pixels are bounded where a page is rendered. What this cannot see (an
+encrypted stream) is bounded by the parse's own memory limit (ingest.isolation).
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import base64
 import re
 import zlib
 from collections.abc import Callable, Iterator
-
-from ingest.formats import IngestError, Limits
 
 MB = 2**20
 _STREAM = re.compile(rb"(?<!end)stream(?:\r\n|\n|\r)")
@@ -40,8 +38,8 @@ class _TooBig(Exception):
     pass
 
 
-def check_pdf_streams(data: bytes, *, limits: Limits) -> None:
-    budget = limits.max_uncompressed_bytes
+def within(data: bytes, *, budget: int) -> bool:
+    """Whether the streams of a PDF hold at most `budget` bytes in all once decoded."""
     expanded = 0
     position = 0
     while match := _STREAM.search(data, position):
@@ -53,10 +51,9 @@ def check_pdf_streams(data: bytes, *, limits: Limits) -> None:
                 memoryview(data)[start:end], _filters(head), budget - expanded
             )
         except _TooBig:
-            raise IngestError(
-                f"The PDF expands to more than {budget // MB} MB: it may be a decompression bomb."
-            ) from None
+            return False
         position = max(end, start)
+    return True
 
 
 def _filters(head: bytes) -> list[str]:

@@ -27,9 +27,10 @@ from assistant.llm.calls import embedding_row, ocr_row
 from ingest import embedding_space
 from ingest.chunking import Draft, chunk_blocks
 from ingest.embedders import get_embedder, get_english_embedder
+from ingest.formats import IngestError, ParseLimits
 from ingest.isolation import parse_isolated
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import IngestError, Limits, not_a_document
+from ingest.parsers import not_a_document
 
 log = logging.getLogger(__name__)
 
@@ -198,11 +199,8 @@ def process(document_id: int) -> Document:
     except IngestError as error:
         document.mark_failed(str(error), claim=claim)
     except TRANSIENT as error:
-        Document.objects.filter(pk=document.pk, claim=claim).update(
-            status=Document.Status.QUEUED,
-            claim=None,
-            lease_expires_at=None,
-            stage=Document.Stage.WAITING,
+        Document.objects.filter(pk=document.pk, claim=claim).queue_again(
+            stage=Document.Stage.WAITING
         )
         raise TransientIngestError(str(error)) from error
     except _LostClaim:
@@ -240,16 +238,10 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
 
     with document.file.open("rb") as handle:
         data = handle.read()
-    limits = Limits(
-        max_pages=settings.UPLOAD_MAX_PAGES,
-        max_uncompressed_bytes=settings.DOCX_MAX_UNCOMPRESSED_MB * 2**20,
-        max_pixels=settings.OCR_MAX_PIXELS,
-        max_text_chars=settings.PARSE_MAX_TEXT_MB * 2**20,
-    )
     parsed = parse_isolated(
         data,
         document.source_path,
-        limits=limits,
+        limits=ParseLimits.from_settings(),
         max_memory_mb=settings.PARSE_MAX_MEMORY_MB,
         max_seconds=settings.PARSE_MAX_SECONDS,
         heartbeat=report,  # a long OCR run keeps its lease
@@ -400,11 +392,6 @@ def requeue_stale() -> list[int]:
         # Conditional, so a sweep racing another sweep (or a slow worker) queues it once.
         if Document.objects.filter(
             pk=document_id, status=Document.Status.PROCESSING, lease_expires_at__lt=timezone.now()
-        ).update(
-            status=Document.Status.QUEUED,
-            claim=None,
-            lease_expires_at=None,
-            stage=Document.Stage.REQUEUED,
-        ):
+        ).queue_again(stage=Document.Stage.REQUEUED):
             ids.append(document_id)
     return ids

@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.utils.http import urlencode
 
 from ingest import tasks
+from ingest.formats import IMAGES
 from ingest.forms import UploadForm
-from ingest.models import Collection, Document
-from ingest.parsers import IMAGES
+from ingest.models import Document
 
 
 @permission_required("ingest.add_document")
@@ -64,9 +64,8 @@ def _ids(raw: str) -> list[int]:
 @login_required
 def source(request: HttpRequest, document_id: int) -> TemplateResponse:
     """A document opened at one chunk (?chunk=ID), that chunk highlighted and scrolled to."""
-    readable = Collection.objects.readable_by(request.user)
     document = get_object_or_404(
-        Document.objects.select_related("collection"), pk=document_id, collection__in=readable
+        Document.objects.readable_by(request.user).select_related("collection"), pk=document_id
     )
     try:
         focus = int(request.GET.get("chunk", ""))
@@ -87,8 +86,7 @@ def source(request: HttpRequest, document_id: int) -> TemplateResponse:
 
 @login_required
 def download(request: HttpRequest, document_id: int) -> FileResponse:
-    readable = Collection.objects.readable_by(request.user)
-    document = get_object_or_404(Document, pk=document_id, collection__in=readable)
+    document = get_object_or_404(Document.objects.readable_by(request.user), pk=document_id)
     if not request.user.has_perm("ingest.view_document") or not document.file:
         raise Http404
     name = document.source_path.rsplit("/", 1)[-1]

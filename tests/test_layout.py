@@ -1,5 +1,5 @@
-"""The layout's rules, checked: every module imports alone, dependencies point one way, and no
-import hides inside a function.
+"""The layout's rules, checked: every module imports alone, dependencies point one way, no
+import hides inside a function, and no parser of one format imports another's.
 
     lib  <-  llm  <-  accounts  <-  chat
               ^                      |
@@ -125,3 +125,20 @@ def test_every_module_imports_alone_in_a_fresh_process():
     )
 
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+
+
+# Each format's parser reads its format alone: what parsers share lives in ingest.formats, and
+# only the package itself (`parse`) knows every format. A format may have helpers of its own.
+FORMAT_HELPERS = {"ingest.parsers.pdf": ("ingest.parsers.pdf_text",)}
+
+
+@pytest.mark.parametrize("module", [m for m in modules() if m.startswith("ingest.parsers.")])
+def test_a_format_parser_imports_no_other_format(module):
+    others = [
+        target
+        for node in source(module).body
+        for target in imported(node, module)
+        if within(target, "ingest.parsers")
+        and not any(within(target, helper) for helper in FORMAT_HELPERS.get(module, ()))
+    ]
+    assert others == [], f"{module} imports {others}: move what they share to ingest.formats"

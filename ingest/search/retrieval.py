@@ -21,10 +21,10 @@ from ingest import embedding_space
 from ingest.embedders import get_embedder, get_english_embedder
 from ingest.embedding_space import vector_literal
 from ingest.models import Collection, format_pages, passage_url
-from ingest.rerankers import get_reranker
 from ingest.search.dense import nearest
 from ingest.search.fusion import Ranked, by_place, diversify, ranks, reciprocal_rank
 from ingest.search.lexical import absent_names, bm25_query, coverage
+from ingest.search.rerankers import get_reranker
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ import resource
 
 import pytest
 
-from ingest.formats import IngestError, Limits
+from ingest.formats import IngestError, ParseLimits
 from ingest.isolation import parse_isolated
 from tests.ingest import files
 
-LIMITS = Limits()
+LIMITS = ParseLimits()
 
 
 def test_a_file_parses_in_a_child_with_its_pages_and_title():
@@ -58,7 +58,7 @@ def test_the_text_kept_from_one_document_is_bounded():
         parse_isolated(
             text,
             "long.txt",
-            limits=Limits(max_text_chars=50_000),
+            limits=ParseLimits(max_text_chars=50_000),
             max_memory_mb=512,
             max_seconds=60,
         )

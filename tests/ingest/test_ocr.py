@@ -9,7 +9,7 @@ import pytest
 from assistant.llm.models import LlmCall
 from ingest import pipeline
 from ingest.models import Chunk, Collection, Document
-from ingest.parsers import PDF, PNG, IngestError, Limits, parse
+from ingest.parsers import PDF, PNG, IngestError, ParseLimits, parse
 from ingest.search.retrieval import search
 from tests.ingest import files
 from tests.support.qwen_standin import Reply
@@ -47,7 +47,7 @@ def test_only_the_scanned_pages_of_a_pdf_are_read_and_they_keep_their_numbers():
 
 def test_an_image_over_the_pixel_limit_is_refused_with_the_setting_to_change():
     with pytest.raises(IngestError, match=r"megapixels \(OCR_MAX_PIXELS\)"):
-        parse(files.png_of(SCREENSHOT), "big.png", limits=Limits(max_pixels=10_000))
+        parse(files.png_of(SCREENSHOT), "big.png", limits=ParseLimits(max_pixels=10_000))
 
 
 def test_more_scanned_pages_than_allowed_fail_the_document(settings):

@@ -4,7 +4,8 @@ import tracemalloc
 
 import pytest
 
-from ingest.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, IngestError, Limits, parse
+from ingest.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, IngestError, parse
+from ingest.parsers import ParseLimits as Limits
 from tests.ingest import files
 
 

@@ -5,8 +5,7 @@ import zlib
 
 import pytest
 
-from ingest.formats import IngestError, Limits
-from ingest.pdf_streams import check_pdf_streams
+from ingest.formats import IngestError, ParseLimits, check_pdf_streams
 from tests.ingest import files
 
 TEXT = b"BT /F1 12 Tf 72 712 Td (Every filter of the chain is decoded.) Tj ET\n" * 3000
@@ -36,12 +35,12 @@ def test_each_filter_is_decoded_to_what_the_stream_really_holds(filters, encode)
     data = pdf_stream(encode(TEXT), filters)
     holds = len(TEXT) if b"RunLength" not in filters else 128 + 128
 
-    check_pdf_streams(data, limits=Limits(max_uncompressed_bytes=holds))
+    check_pdf_streams(data, limits=ParseLimits(max_uncompressed_bytes=holds))
     with pytest.raises(IngestError, match="decompression bomb"):
-        check_pdf_streams(data, limits=Limits(max_uncompressed_bytes=holds - 1))
+        check_pdf_streams(data, limits=ParseLimits(max_uncompressed_bytes=holds - 1))
 
 
 def test_an_image_codec_ends_the_chain_and_is_left_to_the_page_limits():
     data = pdf_stream(zlib.compress(b"\xff" * 2**20), b"[/FlateDecode /DCTDecode]")
 
-    check_pdf_streams(data, limits=Limits(max_uncompressed_bytes=2**20))
+    check_pdf_streams(data, limits=ParseLimits(max_uncompressed_bytes=2**20))

@@ -4,7 +4,7 @@ headings from the outline where their titles stand."""
 from __future__ import annotations
 
 from ingest.parsers import parse
-from ingest.pdf_text import Heading, page_paragraphs
+from ingest.parsers.pdf_text import Heading, page_paragraphs
 from tests.ingest import files
 
 WIDE = "x" * 60

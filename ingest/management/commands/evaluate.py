@@ -25,8 +25,8 @@ from assistant.lib.schema import ensure_migrated
 from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
 from ingest.models import Collection
-from ingest.rerankers import get_reranker
 from ingest.search.evaluation import Location, gold_rank, summarise
+from ingest.search.rerankers import get_reranker
 from ingest.search.retrieval import search
 
 

@@ -14,8 +14,8 @@ from ingest.formats import (
     XLSX,
     Block,
     IngestError,
-    Limits,
     Parsed,
+    ParseLimits,
     check_archive,
     decode_text,
 )
@@ -24,7 +24,7 @@ from ingest.formats import (
 MAX_ROWS = 200_000
 
 
-def parse_pptx(data: bytes, stem: str, limits: Limits) -> Parsed:
+def parse_pptx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     from pptx import Presentation
 
     check_archive(data, limits=limits, kind="PowerPoint file")
@@ -77,7 +77,7 @@ def _shape_texts(shapes, *, skip=None) -> Iterator[str]:
                 yield text
 
 
-def parse_xlsx(data: bytes, stem: str, limits: Limits) -> Parsed:
+def parse_xlsx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     import openpyxl
 
     check_archive(data, limits=limits, kind="Excel file")
@@ -96,7 +96,7 @@ def parse_xlsx(data: bytes, stem: str, limits: Limits) -> Parsed:
     return Parsed(XLSX, title, blocks)
 
 
-def parse_csv(data: bytes, stem: str, limits: Limits) -> Parsed:
+def parse_csv(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     text = decode_text(data)
     try:
         dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
