@@ -19,6 +19,9 @@ from tests.support import app_server
 from tests.support.qwen_standin import StandIn
 
 ROOT = Path(__file__).resolve().parent.parent
+# The live server lets one user have this many answers open, more than any test asks at once:
+# a refusal there is then the rule under test (a quota), never the open-answer limit.
+LIVE_SERVER_MAX_OPEN_STREAMS = 20
 _GIT_STATUS = pytest.StashKey[set[str]]()
 
 
@@ -178,6 +181,7 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         "LLM_BACKOFF_BASE_S": "0.01",
         # Room for a rewrite and two tries of 1.5 s, not for the fallback model's.
         "LLM_FIRST_TOKEN_BUDGET_S": "4",
+        "MAX_OPEN_STREAMS_PER_USER": str(LIVE_SERVER_MAX_OPEN_STREAMS),
         # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
         "QWEN_ENABLE_THINKING": "true",
     }
