@@ -25,27 +25,46 @@ LIVE_SERVER_MAX_OPEN_STREAMS = 20
 _GIT_STATUS = pytest.StashKey[set[str]]()
 
 
-def _untracked_changes() -> set[str]:
+# Caches that tools keep in the checkout whatever runs them.
+_TOOL_CACHES = (".venv/", ".pytest_cache/", ".ruff_cache/")
+
+
+def _checkout_files() -> set[str]:
+    """Every path git sees that is not committed as it is, ignored ones included (a test that
+    writes into test-artifacts/ or var/ of the checkout writes into the checkout all the same)."""
     result = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
+        ["git", "status", "--porcelain", "--untracked-files=all", "--ignored"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
-    return set(result.stdout.splitlines()) if result.returncode == 0 else set()
+    if result.returncode != 0:
+        raise pytest.UsageError(
+            "The guard that keeps the tests from writing into the checkout needs `git status`, "
+            f"which failed in {ROOT}: {result.stderr.strip() or result.returncode}"
+        )
+    paths = {line[3:] for line in result.stdout.splitlines()}
+    return {
+        path
+        for path in paths
+        if not path.startswith(_TOOL_CACHES)
+        and "__pycache__/" not in path
+        and not path.endswith(".pyc")
+    }
 
 
 def pytest_sessionstart(session) -> None:
-    session.config.stash[_GIT_STATUS] = _untracked_changes()
+    if not hasattr(session.config, "workerinput"):  # the controller guards for its workers
+        session.config.stash[_GIT_STATUS] = _checkout_files()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """The suite writes only under var/ or a temp folder: nothing new may show in the checkout."""
-    before = session.config.stash.get(_GIT_STATUS, None)
-    if before is None:
+    """The suite writes only under its temporary VAR_DIR: nothing new may show in the checkout."""
+    if hasattr(session.config, "workerinput"):
         return
-    if written := sorted(_untracked_changes() - before):
+    before = session.config.stash[_GIT_STATUS]
+    if written := sorted(_checkout_files() - before):
         session.config.get_terminal_writer().line(
             "\nThe tests wrote into the checkout: " + ", ".join(written), red=True
         )
