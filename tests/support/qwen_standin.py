@@ -85,6 +85,7 @@ class StandIn:
     reranks: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     disconnects: int = 0
     default: Reply = field(default_factory=Reply)
     timings: list[dict[str, Any]] = field(default_factory=list)
@@ -122,6 +123,7 @@ class StandIn:
             self.reranks.clear()
             self.requests.clear()
             self.headers.clear()
+            self.arrivals.clear()
             self.timings.clear()
             self.disconnects = 0
 
@@ -183,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(body)
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
+            state.arrivals.append(received)
         path = self.path.rstrip("/")
         if path.endswith("/embeddings"):
             self._embeddings(body, state.next_reply())

@@ -103,10 +103,12 @@ def test_a_streamed_answer_ends_with_one_done_event_carrying_the_json(
 
 def test_a_revoked_token_stops_working_at_once(live_server_url, client, people):
     token = token_for("ann")
-    assert api(live_server_url, token).get("/usage").status_code == 200
+    working = api(live_server_url, token).get("/usage")
+    assert working.status_code == 200 and working.json()["questions_today"] == 0
 
     client.force_login(people["ann"])
-    client.post(f"/account/tokens/{ApiToken.objects.get().pk}/revoke")
+    assert client.post(f"/account/tokens/{ApiToken.objects.get().pk}/revoke").status_code == 302
+    assert ApiToken.objects.get().revoked_at is not None
 
     refused = api(live_server_url, token).get("/usage")
     assert refused.status_code == 401
