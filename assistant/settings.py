@@ -139,7 +139,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT") or BASE_DIR / "staticfiles")  # for collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Serve straight from the app folders too, so the embedded mode needs no collectstatic step.
 WHITENOISE_USE_FINDERS = True

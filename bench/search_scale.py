@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from common import ROOT, ScratchDatabase, stamp
-from synthetic import load_synthetic_chunks
+from synthetic import CORPUS, load_synthetic_chunks
 
 QUESTION_FILES = [
     ROOT / "bench" / "questions" / "pg15.jsonl",
@@ -80,7 +80,9 @@ def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list
     with transaction.atomic():
         for statement in settings:
             cursor.execute(statement)
-        cursor.execute(DENSE_SQL.format(allowed=sql), [vector, *params, vector, limit])
+        cursor.execute(
+            DENSE_SQL.format(allowed=sql, column="embedding"), [vector, *params, vector, limit]
+        )
         return cursor.fetchall()
 
 
@@ -95,7 +97,7 @@ def plan(cursor, allowed, vector: str, limit: int, settings: list[str], *, analy
         for statement in settings:
             cursor.execute(statement)
         cursor.execute(
-            f"EXPLAIN ({options}) " + DENSE_SQL.format(allowed=sql),
+            f"EXPLAIN ({options}) " + DENSE_SQL.format(allowed=sql, column="embedding"),
             [vector, *params, vector, limit],
         )
         return "\n".join(row[0] for row in cursor.fetchall())
@@ -238,6 +240,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--base-chunks", type=int, default=3000)
+    parser.add_argument("--corpus", default=str(CORPUS), help="the pages the text is drawn from")
     parser.add_argument("--maintenance-work-mem", default="4GB")
     parser.add_argument(
         "--ef-search", default="", help="also measure recall at these hnsw.ef_search values"
@@ -273,6 +276,7 @@ def main() -> None:
                 size - loaded,
                 collection,
                 base_chunks=args.base_chunks,
+                corpus=args.corpus,
                 maintenance_work_mem=args.maintenance_work_mem,
                 progress=log,
             )

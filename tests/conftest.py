@@ -20,30 +20,52 @@ from tests.support import app_server
 from tests.support.qwen_standin import StandIn
 
 ROOT = Path(__file__).resolve().parent.parent
+# The live server lets one user have this many answers open, more than any test asks at once:
+# a refusal there is then the rule under test (a quota), never the open-answer limit.
+LIVE_SERVER_MAX_OPEN_STREAMS = 20
 _GIT_STATUS = pytest.StashKey[set[str]]()
 
 
-def _untracked_changes() -> set[str]:
+# Caches that tools keep in the checkout whatever runs them.
+_TOOL_CACHES = (".venv/", ".pytest_cache/", ".ruff_cache/")
+
+
+def _checkout_files() -> set[str]:
+    """Every path git sees that is not committed as it is, ignored ones included (a test that
+    writes into test-artifacts/ or var/ of the checkout writes into the checkout all the same)."""
     result = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"],
+        ["git", "status", "--porcelain", "--untracked-files=all", "--ignored"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
-    return set(result.stdout.splitlines()) if result.returncode == 0 else set()
+    if result.returncode != 0:
+        raise pytest.UsageError(
+            "The guard that keeps the tests from writing into the checkout needs `git status`, "
+            f"which failed in {ROOT}: {result.stderr.strip() or result.returncode}"
+        )
+    paths = {line[3:] for line in result.stdout.splitlines()}
+    return {
+        path
+        for path in paths
+        if not path.startswith(_TOOL_CACHES)
+        and "__pycache__/" not in path
+        and not path.endswith(".pyc")
+    }
 
 
 def pytest_sessionstart(session) -> None:
-    session.config.stash[_GIT_STATUS] = _untracked_changes()
+    if not hasattr(session.config, "workerinput"):  # the controller guards for its workers
+        session.config.stash[_GIT_STATUS] = _checkout_files()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """The suite writes only under var/ or a temp folder: nothing new may show in the checkout."""
-    before = session.config.stash.get(_GIT_STATUS, None)
-    if before is None:
+    """The suite writes only under its temporary VAR_DIR: nothing new may show in the checkout."""
+    if hasattr(session.config, "workerinput"):
         return
-    if written := sorted(_untracked_changes() - before):
+    before = session.config.stash[_GIT_STATUS]
+    if written := sorted(_checkout_files() - before):
         session.config.get_terminal_writer().line(
             "\nThe tests wrote into the checkout: " + ", ".join(written), red=True
         )
@@ -167,6 +189,7 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         "LLM_BACKOFF_BASE_S": "0.01",
         # Room for a rewrite and two tries of 1.5 s, not for the fallback model's.
         "LLM_FIRST_TOKEN_BUDGET_S": "4",
+        "MAX_OPEN_STREAMS_PER_USER": str(LIVE_SERVER_MAX_OPEN_STREAMS),
         # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
         "QWEN_ENABLE_THINKING": "true",
     }

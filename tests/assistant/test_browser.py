@@ -1,9 +1,10 @@
 """A person in headless Chromium (Debian's, driven by Playwright): ask, watch the answer stream,
 follow a citation to the highlighted passage, and stop an answer. Screenshots go to
-test-artifacts/."""
+TEST_ARTIFACTS_DIR (the session's summary says where)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.support.documents import ingest_text
 from tests.support.qwen_standin import Reply
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(os.environ["TEST_ARTIFACTS_DIR"])
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 GUIDE = """# Quotas
 
@@ -29,7 +30,7 @@ def chromium():
     """Playwright runs an event loop in this thread: touch the ORM only outside this block."""
     from playwright.sync_api import sync_playwright
 
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -191,12 +192,25 @@ LAYOUT_PROBLEMS = """(blocks) => {
   // A sticky composer or a fixed bar floats over the page by design.
   const floating = [...document.querySelectorAll('*')].filter(
     e => ['sticky', 'fixed'].includes(getComputedStyle(e).position));
+  // What shows of a block: a wide table inside a scrolling box is cut at the box's edges.
+  const visible = e => {
+    let r = e.getBoundingClientRect();
+    let box = {left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+    for (let p = e.parentElement; p; p = p.parentElement) {
+      const style = getComputedStyle(p);
+      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+      const c = p.getBoundingClientRect();
+      box = {left: Math.max(box.left, c.left), right: Math.min(box.right, c.right),
+             top: Math.max(box.top, c.top), bottom: Math.min(box.bottom, c.bottom)};
+    }
+    return box;
+  };
   const boxes = [...document.querySelectorAll(blocks)].filter(
     e => e.offsetParent !== null && !floating.some(f => f.contains(e)));
   for (const [i, a] of boxes.entries()) {
     for (const b of boxes.slice(i + 1)) {
       if (a.contains(b) || b.contains(a)) continue;
-      const r = a.getBoundingClientRect(), s = b.getBoundingClientRect();
+      const r = visible(a), s = visible(b);
       const w = Math.min(r.right, s.right) - Math.max(r.left, s.left);
       const h = Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top);
       if (w > 2 && h > 2) {
@@ -213,7 +227,7 @@ LAYOUT_PROBLEMS = """(blocks) => {
 def a_busy_month(admin_user) -> tuple[int, int]:
     """What an admin's pages show after real use: an answered question with a citation, model
     calls with long names, a thumbs-down and a question the documents could not answer."""
-    from assistant.chat.models import Citation, Conversation, Feedback
+    from assistant.chat.models import Citation, Conversation, EvaluationRun, Feedback
     from assistant.llm.models import LlmCall
 
     document = ingest_text(
@@ -251,6 +265,23 @@ def a_busy_month(admin_user) -> tuple[int, int]:
             completion_tokens=7_890,
             cost_usd="1.234567",
         )
+    EvaluationRun.objects.create(
+        kind="answers",
+        collection_name="PostgreSQL 15 manual, chapters on backup and replication",
+        questions_file="bench/questions/pg15.jsonl",
+        questions=92,
+        provider="openai-compatible",
+        model="qwen2.5-14b-instruct-q4_k_m-air-gapped-site",
+        embedder="universal-sentence-encoder-multilingual-3",
+        figures={
+            "groups": {"overall": {"n": 92, "recall": 0.957, "mrr": 0.812}},
+            "answered_share": 0.989,
+            "gold_cited_share": 0.659,
+            "first_token_ms": {"p50": 75, "p95": 109},
+            "tokens": 123_456,
+            "cost_usd": 1.234567,
+        },
+    )
     return conversation.pk, document.pk
 
 
@@ -266,18 +297,35 @@ def watch_for_csp_violations(page) -> list[str]:
     return violations
 
 
+def heading(page) -> str:
+    """The page's first heading; its title where it has none (the chat and search pages)."""
+    first = page.locator("h1, h2").first
+    return first.inner_text() if first.count() else page.title()
+
+
 def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
+    from django.contrib import admin
+    from django.urls import reverse
+
     conversation_id, document_id = a_busy_month(admin_user)
+    # Each page with the heading that shows it is the page asked for, not a login form, an
+    # error page or some other page a redirect led to.
     pages = {
-        "home": "/",
-        "chat": f"/chat/{conversation_id}/",
-        "search": "/search/?q=questions+per+day",
-        "source": f"/documents/{document_id}/",
-        "account": "/account/",
-        "usage": "/usage/",
-        "upload": "/admin/ingest/document/upload/",
+        "home": ("/", "The assistant is running"),
+        "chat": (f"/chat/{conversation_id}/", "Daily question limit · Knowledge assistant"),
+        "search": ("/search/?q=questions+per+day", "Search · Knowledge assistant"),
+        "source": (f"/documents/{document_id}/", "Quotas"),
+        "account": ("/account/", "Your account"),
+        "usage": ("/usage/", "Usage and cost"),
+        "upload": ("/admin/ingest/document/upload/", "Upload documents"),
+        "admin": ("/admin/", "Site administration"),
+        "api-docs": ("/api/docs", "Knowledge assistant API"),
     }
-    problems = {}
+    for model in admin.site._registry:  # every change list, Evaluation runs among them
+        meta = model._meta
+        path = reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist")
+        pages[f"{meta.app_label}-{meta.model_name}"] = (path, f"Select {meta.verbose_name} to")
+    problems, shown = {}, {}
     with chromium() as browser:
         for width in (1280, 390):
             page = browser.new_page(viewport={"width": width, "height": 900})
@@ -286,15 +334,30 @@ def test_every_page_fits_at_1280_and_390_px_wide(live_server_url, admin_user):
             page.screenshot(path=ARTIFACTS / f"layout-{width}-login.png", full_page=True)
             problems[width, "login"] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
             log_in(page, live_server_url, "/account/", "admin", "password")
-            for name, path in pages.items():
-                page.goto(f"{live_server_url}{path}")
-                page.wait_for_load_state("networkidle")
-                page.screenshot(path=ARTIFACTS / f"layout-{width}-{name}.png", full_page=True)
+            for name, (path, _) in pages.items():
+                response = page.goto(f"{live_server_url}{path}")
+                if not path.startswith("/admin/"):  # htmx and Swagger UI fetch after the load
+                    page.wait_for_load_state("networkidle")
+                redirected = response.request.redirected_from
+                shown[width, name] = (
+                    response.status,
+                    redirected.url if redirected else None,
+                    heading(page),
+                )
                 problems[width, name] = page.evaluate(LAYOUT_PROBLEMS, BLOCKS)
-            for path in ("/api/docs", "/admin/", "/admin/ingest/document/"):  # not ours to lay out
-                page.goto(f"{live_server_url}{path}")
-                page.wait_for_load_state("networkidle")
+                # Django's change lists are drawn only when something is wrong with them.
+                if not path.startswith("/admin/") or problems[width, name] or not response.ok:
+                    page.screenshot(path=ARTIFACTS / f"layout-{width}-{name}.png", full_page=True)
             problems[width, "Content-Security-Policy"] = violations
             page.close()
+    print(f"Screenshots in {ARTIFACTS}")
 
+    wrong = {
+        where: found
+        for where, found in shown.items()
+        if found[:2] != (200, None) or pages[where[1]][1] not in found[2]
+    }
+    assert wrong == {}, (
+        "(status, redirected from, heading) of pages that are not the page asked for"
+    )
     assert {where: found for where, found in problems.items() if found} == {}

@@ -177,17 +177,35 @@ def docx_paragraph_bomb(expanded_mb: int) -> bytes:
 
 def docx_lying_bomb(expanded_mb: int = 64, claimed: int = 100 * 1024) -> bytes:
     """A DOCX whose headers say word/document.xml holds `claimed` bytes while it inflates to
-    many MB (white space after the document's root element)."""
+    many MB (white space after the document's root element); its CRC is that of the bytes the
+    headers claim, so a reader that believes them finds nothing wrong."""
     out = io.BytesIO()
     with _repacked(out, grow="word/document.xml", grow_mb=expanded_mb):
         pass
-    data = bytearray(out.getvalue())
-    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
-        offset = archive.getinfo("word/document.xml").header_offset
-    struct.pack_into("<I", data, offset + 22, claimed)  # the local header's size
-    central = data.rfind(b"word/document.xml")  # the central directory's entry comes last
-    struct.pack_into("<I", data, central - 46 + 24, claimed)
-    return bytes(data)
+    with zipfile.ZipFile(out) as archive:
+        real = archive.read("word/document.xml")
+    return _claiming(out.getvalue(), "word/document.xml", claimed, zlib.crc32(real[:claimed]))
+
+
+def docx_overstated(claimed_mb: int) -> bytes:
+    """A small DOCX whose headers say word/document.xml holds `claimed_mb` MB (its CRC right)."""
+    return _claiming(
+        docx([(1, "Small", ["Only a few words."])]), "word/document.xml", claimed_mb * 2**20
+    )
+
+
+def _claiming(data: bytes, member: str, size: int, crc: int | None = None) -> bytes:
+    """`data` with `member`'s uncompressed size (and CRC) rewritten in both its headers."""
+    patched = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        local = archive.getinfo(member).header_offset
+    central = patched.rfind(member.encode()) - 46  # the central directory's entry comes last
+    struct.pack_into("<I", patched, local + 22, size)
+    struct.pack_into("<I", patched, central + 24, size)
+    if crc is not None:
+        struct.pack_into("<I", patched, local + 14, crc)
+        struct.pack_into("<I", patched, central + 16, crc)
+    return bytes(patched)
 
 
 def png() -> bytes:

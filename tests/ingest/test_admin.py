@@ -3,12 +3,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
+from assistant.accounts import roles
 from ingest import pipeline
 from ingest.models import Document
 from tests.ingest import files
+from tests.support.broker import queued_tasks
 
 
 def upload(admin_client, collection, *uploads):
@@ -79,37 +82,69 @@ def test_uploading_the_same_bytes_twice_says_so(admin_client, collection):
     assert Document.objects.count() == 1
 
 
-def test_retry_action_requeues_failed_documents(admin_client, collection):
+def test_retry_action_requeues_failed_documents(
+    admin_client, collection, settings, django_capture_on_commit_callbacks
+):
     failed = pipeline.submit(collection=collection, source_path="x.txt", data=b"")
     pipeline.process(failed.document.pk)
+    ready = pipeline.submit(collection=collection, source_path="y.txt", data=b"words")
+    pipeline.process(ready.document.pk)
+    before = queued_tasks(settings)
 
-    response = admin_client.post(
-        "/admin/ingest/document/",
-        {"action": "retry", "_selected_action": [failed.document.pk]},
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/ingest/document/",
+            {"action": "retry", "_selected_action": [failed.document.pk, ready.document.pk]},
+        )
 
     failed.document.refresh_from_db()
     assert response.status_code == 302
     assert failed.document.status == Document.Status.QUEUED
+    assert Document.objects.get(pk=ready.document.pk).status == Document.Status.READY
+    assert queued_tasks(settings)[len(before) :] == [
+        ("ingest.tasks.ingest_document", [failed.document.pk])
+    ], "one task for the failed document, none for the ready one"
 
 
 def test_the_document_list_filters_by_status(admin_client, collection):
-    pipeline.submit(collection=collection, source_path="x.txt", data=b"words")
+    pipeline.submit(collection=collection, source_path="waiting.txt", data=b"words")
+    for name, data in [("done.txt", b"words here"), ("broken.txt", b"")]:
+        pipeline.process(
+            pipeline.submit(collection=collection, source_path=name, data=data).document.pk
+        )
+    names = {"waiting.txt", "done.txt", "broken.txt"}
 
-    page = admin_client.get("/admin/ingest/document/?status__exact=queued").content.decode()
+    def listed(status: str) -> set[str]:
+        page = admin_client.get(f"/admin/ingest/document/?status__exact={status}")
+        return {name for name in names if name in page.content.decode()}
 
-    assert "x.txt" in page
-    assert "Upload documents" in page
+    assert listed("queued") == {"waiting.txt"}
+    assert listed("ready") == {"done.txt"}
+    assert listed("failed") == {"broken.txt"}
+    assert "Upload documents" in admin_client.get("/admin/ingest/document/").content.decode()
 
 
-def test_people_without_the_permission_cannot_upload(client, django_user_model, collection):
-    user = django_user_model.objects.create_user("reader", password="pw-reader-123", is_staff=True)
+def test_support_staff_may_not_upload_and_admins_may(client, django_user_model, collection):
+    user = django_user_model.objects.create_user("support", password="pw-support-123")
+    user.groups.add(Group.objects.get(name=roles.STAFF))  # in the admin site, may read documents
     client.force_login(user)
 
-    response = client.get("/admin/ingest/document/upload/")
+    def upload_as_user():
+        return upload(client, collection, SimpleUploadedFile("a.md", b"# A\n\nWords."))
 
-    assert response.status_code in (302, 403)
+    refused = [client.get("/admin/ingest/document/upload/"), upload_as_user()]
+
+    assert client.get("/admin/ingest/document/").status_code == 200, "staff reach the admin"
+    login = "/accounts/login/?next=/admin/ingest/document/upload/"
+    assert [(r.status_code, r["Location"]) for r in refused] == [(302, login)] * 2
     assert not Document.objects.exists()
+
+    user.groups.add(Group.objects.get(name=roles.ADMIN))
+    client.force_login(django_user_model.objects.get(pk=user.pk))  # permissions are cached
+    allowed = upload_as_user()
+
+    assert allowed["Location"].startswith("/admin/ingest/document/upload/status/")
+    assert list(Document.objects.values_list("source_path", flat=True)) == ["a.md"]
 
 
 def test_a_storage_error_names_itself_per_file_and_leaves_nothing_queued(

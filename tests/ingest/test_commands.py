@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -10,6 +9,7 @@ from django.db import connection
 from ingest import embedding_space, pipeline
 from ingest.models import Chunk, Collection, Document
 from tests.ingest import files
+from tests.support.broker import queued_tasks
 
 
 def run(*args, **options) -> str:
@@ -90,27 +90,24 @@ def test_a_folder_ingest_indexes_the_pages_and_skips_what_is_not_a_document(webs
     assert Document.objects.count() == 2
 
 
-def queued_messages(settings) -> list[Path]:
-    """The messages waiting in the filesystem broker's queue folder."""
-    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_out"])
-    return [p for p in folder.iterdir() if p.suffix == ".msg"]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_ingest_wait_queues_nothing_for_a_worker_while_ingest_without_wait_queues_each(
     tree, settings
 ):
-    before = len(queued_messages(settings))
+    before = len(queued_tasks(settings))
 
     run("ingest", str(tree), collection="Foreground", wait=True)
 
-    assert len(queued_messages(settings)) == before
+    assert len(queued_tasks(settings)) == before
     assert not Document.objects.filter(status="queued").exists()
 
     run("ingest", str(tree), collection="Background")
 
-    assert len(queued_messages(settings)) == before + 3
-    assert Document.objects.filter(collection__name="Background", status="queued").count() == 3
+    background = Document.objects.filter(collection__name="Background", status="queued")
+    assert background.count() == 3
+    assert sorted(queued_tasks(settings)[before:]) == sorted(
+        ("ingest.tasks.ingest_document", [document.pk]) for document in background
+    )
 
 
 @pytest.mark.django_db

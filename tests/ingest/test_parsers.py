@@ -194,15 +194,24 @@ def test_markdown_with_a_raw_html_block_stays_markdown():
 
 
 def test_a_docx_whose_headers_lie_is_measured_by_what_it_inflates_to():
-    bomb = files.docx_lying_bomb(expanded_mb=64)
+    # The headers claim 100 KB and the CRC is that of those 100 KB: only the real size tells.
+    bomb = files.docx_lying_bomb(expanded_mb=64, claimed=100 * 1024)
     tracemalloc.start()
 
-    with pytest.raises(IngestError, match=r"damaged|bomb"):
+    with pytest.raises(IngestError, match="more than 10 MB: it may be a decompression bomb"):
         parse(bomb, "report.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
 
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MB held while checking"
+
+
+def test_a_docx_whose_headers_overstate_a_member_is_measured_by_what_it_inflates_to():
+    small = files.docx_overstated(claimed_mb=64)
+
+    parsed = parse(small, "small.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
+
+    assert [block.text for block in parsed.blocks] == ["Only a few words."]
 
 
 def test_a_docx_over_the_limit_is_refused_by_its_real_size():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,15 +15,7 @@ from ingest.models import Chunk, Collection, Document
 from tests.conftest import running_worker, start_worker
 from tests.ingest import files
 from tests.ingest.files import PDF_BOMB_VARIANTS
-
-
-def wait_for(predicate, *, timeout: float = 120, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(every)
-    pytest.fail("timed out waiting")
+from tests.support.waiting import wait_for
 
 
 def status(document: Document) -> str:
@@ -85,8 +76,8 @@ def test_a_worker_killed_mid_task_leaves_no_chunks_and_the_document_is_picked_up
     assert document.status == Document.Status.PROCESSING
     assert not Chunk.objects.filter(document=document).exists()
 
-    time.sleep(3.5)  # the dead worker's lease runs out
-    assert tasks.requeue_stale_documents() == [document.pk]
+    # Once the dead worker's 3 s lease runs out, the sweep queues the document again.
+    assert wait_for(tasks.requeue_stale_documents, timeout=60) == [document.pk]
     second = start_worker()
     try:
         wait_for(lambda: status(document) == "ready", timeout=180)

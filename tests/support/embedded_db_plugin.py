@@ -4,6 +4,10 @@ Loaded with `-p` (see pyproject.toml) so it runs ahead of pytest-django. With DA
 set, the tests use that server instead. Under pytest-xdist the workers inherit the controller's
 DATABASE_URL (pytest-django gives each its own test database) but get a var/ of their own, so
 their Celery queues never meet.
+
+Screenshots and other files a test keeps for a person to look at go under TEST_ARTIFACTS_DIR
+(default: the controller's temporary var/, never the checkout); the summary says where they were
+kept once the temporary folder is gone.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     _session["root"] = root
     os.environ["VAR_DIR"] = str(root / "var")
     var.prepare(root / "var")
+    # `manage.py prepare` (run by `manage.py run`) collects the static files there, not into
+    # the checkout.
+    os.environ["STATIC_ROOT"] = str(root / "static")
+    # Set by the controller, so xdist's workers (which inherit it) write into one folder.
+    os.environ.setdefault("TEST_ARTIFACTS_DIR", str(root / "var" / "test-artifacts"))
     if os.environ.get("DATABASE_URL"):
         return
     server = EmbeddedPostgres(
@@ -43,6 +52,17 @@ def pytest_load_initial_conftests(early_config, parser, args) -> None:
     server.ensure_running()
     _session["server"] = server
     os.environ["DATABASE_URL"] = server.url
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    artifacts = Path(os.environ["TEST_ARTIFACTS_DIR"])
+    root = _session.get("root")
+    if hasattr(terminalreporter.config, "workerinput") or not artifacts.is_dir():
+        return
+    if isinstance(root, Path) and artifacts.is_relative_to(root):  # removed with the root
+        kept = Path(tempfile.mkdtemp(prefix="assistant-test-artifacts-"))
+        artifacts = Path(shutil.move(artifacts, kept / artifacts.name))
+    terminalreporter.write_line(f"Test artifacts (screenshots): {artifacts}")
 
 
 def pytest_unconfigure(config) -> None:

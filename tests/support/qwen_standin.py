@@ -4,10 +4,11 @@ It speaks `/v1/chat/completions` (streamed as SSE over chunked encoding, or whol
 `stream_options.include_usage` and `reasoning_content` deltas when `enable_thinking` is on,
 `/v1/embeddings` with deterministic vectors, and DashScope's text-rerank endpoint
 (`/api/v1/services/rerank/text-rerank/text-rerank`), scoring each document by the share of the
-query's words it holds. Tests queue replies with `script(...)` for streamed answers,
-`script_completion(...)` for whole completions (the query rewrite; unscripted, it echoes the last
-user message) and `script_rerank(...)` for reranks, including faults: an HTTP status with
-Retry-After, a hang past the client's timeout, a stream that breaks after N chunks. Every request
+query's words it holds, or as scripted (`Reply.scores`). Tests queue replies with `script(...)`
+for streamed answers (and embeddings), `script_completion(...)` for whole completions (the query
+rewrite; unscripted, it echoes the last user message) and `script_rerank(...)` for reranks,
+including faults: an HTTP status with Retry-After, a hang past the client's timeout, a stream
+that breaks after N chunks. Every request
 body is kept in `requests`; a client that went away mid-stream is counted in `disconnects`.
 
 Unscripted requests get `default`. Each streamed answer leaves a `timings` entry: the question
@@ -54,6 +55,8 @@ class Reply:
     first_token_delay_s: float = 0.0
     chunk_delay_s: float = 0.0
     break_after: int | None = None
+    # A rerank's relevance score for each document, in the order they were sent (missing: 0).
+    scores: list[float] | None = None
 
     def deltas(self) -> list[str]:
         if self.chunks is not None:
@@ -82,6 +85,7 @@ class StandIn:
     reranks: deque[Reply] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     disconnects: int = 0
     default: Reply = field(default_factory=Reply)
     timings: list[dict[str, Any]] = field(default_factory=list)
@@ -119,6 +123,7 @@ class StandIn:
             self.reranks.clear()
             self.requests.clear()
             self.headers.clear()
+            self.arrivals.clear()
             self.timings.clear()
             self.disconnects = 0
 
@@ -180,6 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.requests.append(body)
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
+            state.arrivals.append(received)
         path = self.path.rstrip("/")
         if path.endswith("/embeddings"):
             self._embeddings(body, state.next_reply())
@@ -255,6 +261,8 @@ class _Handler(BaseHTTPRequestHandler):
             len(query & set(re.findall(r"\w+", document.lower()))) / max(len(query), 1)
             for document in documents
         ]
+        if reply.scores is not None:
+            scores = [reply.scores[i] if i < len(reply.scores) else 0.0 for i in range(len(scores))]
         results = sorted(
             ({"index": i, "relevance_score": score} for i, score in enumerate(scores)),
             key=lambda r: -r["relevance_score"],

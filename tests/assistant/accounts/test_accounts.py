@@ -15,6 +15,8 @@ from assistant.accounts import roles
 from assistant.accounts.models import ApiToken, Throttle
 from assistant.chat.models import Conversation, Feedback, Message
 from assistant.llm.models import LlmCall
+from ingest import pipeline
+from ingest.models import Collection
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +44,32 @@ def test_joining_staff_opens_the_admin_site_and_the_dashboard(client, ann):
     ann.refresh_from_db()
     assert ann.is_staff
     assert client.get("/usage/").status_code == 200
-    assert client.get(f"/documents/{0}/file").status_code == 404  # may download; none here
 
     ann.groups.remove(Group.objects.get(name=roles.STAFF))
     ann.refresh_from_db()
     assert not ann.is_staff
+
+
+def test_support_staff_download_the_original_file_and_users_may_not(client, ann):
+    original = b"# Backups\n\nRun pg_dump nightly.\n"
+    guide = Collection.objects.create(name="Guide", is_public=True)
+    document = pipeline.submit(collection=guide, source_path="ops/backups.md", data=original)
+    url = f"/documents/{document.document.pk}/file"
+    client.force_login(ann)
+    assert client.get(url).status_code == 404, "a user reads the passages, not the file"
+
+    ann.groups.add(Group.objects.get(name=roles.STAFF))
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == original
+    assert response["Content-Disposition"] == 'attachment; filename="backups.md"'
+    hidden = pipeline.submit(
+        collection=Collection.objects.create(name="HR"), source_path="pay.md", data=b"# Pay"
+    )
+    assert client.get(f"/documents/{hidden.document.pk}/file").status_code == 404, (
+        "staff download only from collections they may read"
+    )
 
 
 def test_wrong_passwords_lock_the_account_for_a_while_with_a_plain_message(client, ann, settings):

@@ -8,11 +8,12 @@ import contextlib
 import os
 import signal
 import threading
-import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from assistant.accounts.models import QuotaCounter
 from assistant.chat import conversations
@@ -23,17 +24,9 @@ from tests.conftest import qwen_env, worker_database_url
 from tests.support import app_server
 from tests.support.qwen_standin import Reply
 from tests.support.sse import read_events, session_cookies
+from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(predicate, *, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.1)
-    pytest.fail("timed out")
 
 
 def stream_in_background(url: str, user, message: Message) -> threading.Event:
@@ -83,16 +76,17 @@ def test_an_answer_whose_server_died_is_closed_with_its_text_and_charged_once(
     settings.MAX_OPEN_STREAMS_PER_USER = 1
     message = ask(person)
     assert stream_in_background(url, person, message).wait(20)
-    wait_until(lambda: len(Message.objects.get(pk=message.pk).text.split()) >= 5)
+    wait_for(lambda: len(Message.objects.get(pk=message.pk).text.split()) >= 5)
 
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     if closer == "Stop":
         # Stop pressed on the orphan (once its heartbeat has missed two beats) closes it at once.
-        time.sleep(2 * settings.ANSWER_HEARTBEAT_S + 1.5)
+        missed = timedelta(seconds=2 * settings.ANSWER_HEARTBEAT_S + 1)
+        wait_for(lambda: Message.objects.get(pk=message.pk).heartbeat_at < timezone.now() - missed)
         conversations.request_stop(message)
     else:
-        wait_until(conversations.close_abandoned_answers, timeout=30)
+        wait_for(conversations.close_abandoned_answers, timeout=60)
 
     message.refresh_from_db()
     assert message.status == Message.Status.INTERRUPTED

@@ -85,5 +85,13 @@ def test_searching_an_unreadable_collection_returns_nothing(reader):
     assert source.status_code == 404
 
 
+@pytest.mark.django_db
 def test_search_needs_a_login(client):
-    assert client.get("/search/").status_code == 302
+    ingest_text(Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE)
+
+    response = client.get("/search/", {"q": "size limit"})
+
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=/search/%3Fq%3Dsize%2Blimit"
+    api = client.post("/api/v1/search", {"query": "size limit"}, content_type="application/json")
+    assert (api.status_code, api.json()["error"]["code"]) == (401, "unauthorized")

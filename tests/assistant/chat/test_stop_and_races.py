@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from datetime import timedelta
 
 import httpx
@@ -23,6 +22,7 @@ from tests.assistant.chat.test_api import token_for
 from tests.assistant.chat.test_stream import ask, person  # noqa: F401  (a fixture)
 from tests.support.qwen_standin import Reply
 from tests.support.sse import read_events, session_cookies
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,12 +51,11 @@ def open_stream(live_server_url: str, user, message: Message):
     return events, first_delta, ended
 
 
-def stop_from_this_process(user, message: Message) -> float:
+def stop_from_this_process(user, message: Message) -> None:
     """Press Stop through the web view, run in this test process, not the server's."""
     client = Client()
     client.force_login(user)
     assert client.post(f"/chat/messages/{message.pk}/stop").status_code == 204
-    return time.monotonic()
 
 
 def test_stop_from_another_process_ends_the_stream_at_once(live_server_url, standin, person):  # noqa: F811
@@ -65,15 +64,15 @@ def test_stop_from_another_process_ends_the_stream_at_once(live_server_url, stan
     events, first_delta, ended = open_stream(live_server_url, person, message)
     assert first_delta.wait(20)
 
-    pressed = stop_from_this_process(person, message)
+    stop_from_this_process(person, message)
 
-    assert ended.wait(10)
-    took = time.monotonic() - pressed
+    assert ended.wait(60)
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED and message.notice.startswith("Stopped")
     assert events[-1].name == "done" and "Stopped" in events[-1].data
+    # The model's 200 words take 10 s: a stream Stop did not reach would have them all.
     assert 0 < len(message.text.split()) < 200
-    assert took < 3.0, f"the stream ended {took:.2f} s after Stop"
+    wait_for(lambda: standin.disconnects == 1)  # the request to the model was cancelled
     assert LlmCall.objects.get(message=message, kind="answer").outcome == "cancelled"
 
 
@@ -94,16 +93,12 @@ def test_stop_reaches_an_answer_that_has_not_started_writing(
     standin.script(reply, reply)
     message = ask(person)
     events, _, ended = open_stream(live_server_url, person, message)
-    deadline = time.monotonic() + 20
-    while not standin.chat_requests() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert standin.chat_requests(), "the model was called"
-    time.sleep(0.3)
+    wait_for(standin.chat_requests)  # the model was called: the answer waits on it
 
-    pressed = stop_from_this_process(person, message)
+    stop_from_this_process(person, message)
 
-    assert ended.wait(10)
-    assert time.monotonic() - pressed < 3.0
+    # Unstopped, the wait would end in the offline answer once the first-token budget is spent.
+    assert ended.wait(60)
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED
     assert message.text == "" and events[-1].name == "done"

@@ -458,27 +458,70 @@ def test_with_a_key_the_fast_model_rewrites_each_question_with_the_conversation(
     assert LlmCall.objects.filter(message=follow_up, kind="rewrite").exists()
 
 
+# Four passages that all speak of scanned PDFs, each with a word no other holds.
+SCANS = {
+    "ocr.md": "# OCR\n\nScanned PDFs need OCR first: alpha the text layer comes from it.",
+    "pages.md": "# Pages\n\nScanned PDFs are read page by page: bravo each page is an image.",
+    "limits.md": "# Limits\n\nScanned PDFs count against the OCR page limit: charlie 300 pages.",
+    "fonts.md": "# Fonts\n\nScanned PDFs lose their fonts: delta the OCR text is plain.",
+}
+MARKERS = {"alpha": "ocr.md", "bravo": "pages.md", "charlie": "limits.md", "delta": "fonts.md"}
+
+
+def scanned_pdf_guides() -> None:
+    collection = Collection.objects.get(name="Guide")
+    for name, text in SCANS.items():
+        ingest_text(collection, name, text)
+
+
+def marked(texts: list[str]) -> list[str]:
+    """The marked passages among `texts`, in their order."""
+    return [MARKERS[m] for text in texts for m in MARKERS if m in text]
+
+
+def prompt_order(request: dict) -> list[str]:
+    """The marked passages in the order the answer's prompt numbers them."""
+    prompt = request["messages"][-1]["content"]
+    return [name for _, name in sorted((prompt.index(m), name) for m, name in MARKERS.items())]
+
+
 def test_reranking_orders_the_passages_and_its_usage_is_recorded(live_server_url, standin, person):
+    scanned_pdf_guides()
+    # Scores that rise with the position sent: the reranker reverses the fused order.
+    standin.script_rerank(Reply(scores=[float(i) for i in range(100)]))
     message = ask(person, "Scanned PDFs need what first?")
 
     stream(live_server_url, person, message)
 
     (rerank,) = standin.rerank_requests()
     assert rerank["input"]["query"] == "Scanned PDFs need what first?"
+    fused = marked(rerank["input"]["documents"])
+    assert sorted(fused) == sorted(MARKERS.values())
+    (answer,) = standin.chat_requests()
+    assert prompt_order(answer) == fused[::-1]
     call = LlmCall.objects.get(message=message, kind="rerank")
     assert call.prompt_tokens > 0 and call.model == "gte-rerank-v2"
-    message.refresh_from_db()
-    assert "Scanned PDFs need OCR first" in message.citations.get(n=1).quote
 
 
-def test_a_failed_rerank_keeps_the_fused_order_and_the_answer(live_server_url, standin, person):
-    standin.script_rerank(Reply(status=500))
-    message = ask(person)
+@pytest.mark.parametrize(
+    "fault",
+    [Reply(status=500), Reply(hang_s=5)],  # the live server's timeout is 1.5 s
+    ids=["500", "timeout"],
+)
+def test_a_failed_rerank_keeps_the_fused_order_and_the_answer(
+    live_server_url, standin, person, fault
+):
+    scanned_pdf_guides()
+    standin.script_rerank(fault)
+    message = ask(person, "Scanned PDFs need what first?")
 
     stream(live_server_url, person, message)
 
     message.refresh_from_db()
     assert message.status == "succeeded"
+    (rerank,) = standin.rerank_requests()  # one attempt, never retried
+    (answer,) = standin.chat_requests()
+    assert prompt_order(answer) == marked(rerank["input"]["documents"])
     assert not LlmCall.objects.filter(message=message, kind="rerank").exists()
 
 

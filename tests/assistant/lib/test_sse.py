@@ -14,17 +14,21 @@ async def render(item: Event) -> str:
 
 
 def test_a_slow_client_gets_what_piled_up_as_one_event_and_loses_nothing():
+    produced = asyncio.Event()
+
     async def burst():
         yield Event(Kind.STATUS, "generating")
         for word in ["Each ", "person ", "may ", "ask."]:
             yield Event(Kind.DELTA, word)
         yield Event(Kind.DONE, "end")
+        produced.set()
 
     async def read_slowly() -> list[str]:
         written = []
         async for chunk in sse.relay(burst(), render, merge_deltas):
             written.append(chunk)
-            await asyncio.sleep(0.05)
+            async with asyncio.timeout(60):  # a client busy until all the rest has piled up
+                await produced.wait()
         return written
 
     written = "".join(asyncio.run(read_slowly()))
@@ -39,7 +43,7 @@ def test_keep_alives_while_waiting_and_the_producer_cancelled_when_the_client_le
     async def slow():
         try:
             yield Event(Kind.STATUS, "retrieving")
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # a retrieval that never ends
             yield Event(Kind.DELTA, "never")
         finally:
             finished.append(True)

@@ -1,0 +1,78 @@
+"""Every benchmark in bench/ runs to its end at a tiny size, so none can silently break. No
+figure is asserted: the figures belong to bench/ and the README, measured on a quiet machine.
+
+Not run here: `footprint.py` (it measures a `make run` already serving), `ocr_scan.py` and
+`stream_latency.py` (see the issue's closing note)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+WORDS = [
+    "checkpoint",
+    "vacuum",
+    "index",
+    "replication",
+    "backup",
+    "restore",
+    "planner",
+    "buffer",
+    "archive",
+    "standby",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Six manual-like pages: headings and sentences of the manual's words."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for page in range(6):
+        sections = "".join(
+            f"<h2>{page}.{n}. {WORDS[(page + n) % len(WORDS)].title()}</h2><p>"
+            + " ".join(
+                f"The {WORDS[(page * n + i) % len(WORDS)]} writes {WORDS[i % len(WORDS)]} pages."
+                for i in range(25)
+            )
+            + "</p>"
+            for n in range(4)
+        )
+        (folder / f"page{page}.html").write_text(
+            f"<html><head><title>Chapter {page}</title></head><body><h1>Chapter {page}</h1>"
+            f"{sections}</body></html>"
+        )
+    return folder
+
+
+def bench(script: str, *args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, f"bench/{script}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    return run.stdout
+
+
+def test_search_scale_runs_at_a_tiny_size(corpus):
+    out = bench(
+        "search_scale.py",
+        *("--sizes", "200", "--queries", "5", "--base-chunks", "20", "--ef-search", "100"),
+        *("--corpus", str(corpus), "--maintenance-work-mem", "64MB", "--explain", "--json"),
+    )
+    assert '"recall"' in out and '"latency"' in out
+
+
+def test_ingest_manual_runs_on_a_tiny_corpus(corpus):
+    assert "unchanged re-run" in bench("ingest_manual.py", "--corpus", str(corpus))
+
+
+def test_plain_bm25_runs_on_a_tiny_corpus(corpus):
+    assert bench("plain_bm25.py", "--corpus", str(corpus), "--words", "50")
