@@ -4,8 +4,7 @@ import tracemalloc
 
 import pytest
 
-from ingest.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, IngestError, parse
-from ingest.parsers import ParseLimits as Limits
+from ingest.parsers import DOCX, HTML, MARKDOWN, PDF, TEXT, IngestError, ParseLimits, parse
 from tests.ingest import files
 
 
@@ -41,7 +40,7 @@ def test_a_pdf_with_neither_text_nor_pictures_of_text_says_so():
 def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_reads_it(variant):
     small = files.pdf_bomb(inflated_mb=1, variant=variant)
     bomb = files.pdf_bomb(inflated_mb=20, variant=variant)
-    limits = Limits(max_uncompressed_bytes=10 * 2**20)
+    limits = ParseLimits(max_uncompressed_bytes=10 * 2**20)
 
     assert [b.text for b in parse(small, "small.pdf", limits=limits).blocks] == ["Hello"]
     tracemalloc.start()
@@ -54,7 +53,7 @@ def test_a_pdf_whose_streams_inflate_past_the_limit_is_refused_before_pdfium_rea
 
 def test_pdf_over_the_page_limit_is_refused():
     with pytest.raises(IngestError, match="has 3 pages; the limit is 2"):
-        parse(files.pdf(["a", "b", "c"]), "long.pdf", limits=Limits(max_pages=2))
+        parse(files.pdf(["a", "b", "c"]), "long.pdf", limits=ParseLimits(max_pages=2))
 
 
 def test_docx_keeps_its_headings():
@@ -75,7 +74,11 @@ def test_docx_keeps_its_headings():
 
 def test_docx_decompression_bomb_is_refused_before_parsing():
     with pytest.raises(IngestError, match="decompression bomb"):
-        parse(files.docx_bomb(300), "bomb.docx", limits=Limits(max_uncompressed_bytes=200 * 2**20))
+        parse(
+            files.docx_bomb(300),
+            "bomb.docx",
+            limits=ParseLimits(max_uncompressed_bytes=200 * 2**20),
+        )
 
 
 def test_html_keeps_title_and_headings_and_drops_scripts_and_navigation():
@@ -199,7 +202,7 @@ def test_a_docx_whose_headers_lie_is_measured_by_what_it_inflates_to():
     tracemalloc.start()
 
     with pytest.raises(IngestError, match="more than 10 MB: it may be a decompression bomb"):
-        parse(bomb, "report.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
+        parse(bomb, "report.docx", limits=ParseLimits(max_uncompressed_bytes=10 * 2**20))
 
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -209,11 +212,13 @@ def test_a_docx_whose_headers_lie_is_measured_by_what_it_inflates_to():
 def test_a_docx_whose_headers_overstate_a_member_is_measured_by_what_it_inflates_to():
     small = files.docx_overstated(claimed_mb=64)
 
-    parsed = parse(small, "small.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
+    parsed = parse(small, "small.docx", limits=ParseLimits(max_uncompressed_bytes=10 * 2**20))
 
     assert [block.text for block in parsed.blocks] == ["Only a few words."]
 
 
 def test_a_docx_over_the_limit_is_refused_by_its_real_size():
     with pytest.raises(IngestError, match="more than 10 MB: it may be a decompression bomb"):
-        parse(files.docx_bomb(20), "big.docx", limits=Limits(max_uncompressed_bytes=10 * 2**20))
+        parse(
+            files.docx_bomb(20), "big.docx", limits=ParseLimits(max_uncompressed_bytes=10 * 2**20)
+        )
