@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, User
+from django.utils.translation import gettext_lazy as _
 
 from assistant.accounts.models import ApiToken, QuotaOverride
 
@@ -14,9 +15,9 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
     list_display = ["__str__", "questions_per_day", "tokens_per_day", "cost_per_month_usd"]
     autocomplete_fields = ["user"]
     fieldsets = [
-        (None, {"fields": ["user", "group"], "description": "Choose a user or a group."}),
+        (None, {"fields": ["user", "group"], "description": _("Choose a user or a group.")}),
         (
-            "Limits (blank: the default from settings; 0: no limit)",
+            _("Limits (blank: the default from settings; 0: no limit)"),
             {"fields": ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]},
         ),
     ]
@@ -40,7 +41,7 @@ class QuotaInline(admin.StackedInline):
     extra = 1
     max_num = 1
     can_delete = True
-    verbose_name = "quota override (blank: the default; 0: no limit)"
+    verbose_name = _("quota override (blank: the default; 0: no limit)")
     fields = ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]
 
 
