@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import gettext_lazy as _
 
 from assistant.accounts.models import ApiToken, QuotaOverride
@@ -45,11 +45,41 @@ class QuotaInline(admin.StackedInline):
     fields = ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]
 
 
-class UserWithQuotaAdmin(UserAdmin):
+# Django stores permission names in English when it creates them ("Can add citation"): the
+# choices are labelled again from the model's translated name.
+ACTIONS = {
+    "add": _("Can add %(model)s"),
+    "change": _("Can change %(model)s"),
+    "delete": _("Can delete %(model)s"),
+    "view": _("Can view %(model)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    model = permission.content_type.model_class()
+    action, _sep, name = permission.codename.partition("_")
+    if model is None or action not in ACTIONS or name != model._meta.model_name:
+        return str(permission)
+    meta = model._meta
+    can = ACTIONS[action] % {"model": meta.verbose_name}
+    return f"{meta.app_config.verbose_name} | {meta.verbose_name} | {can}"
+
+
+class TranslatedPermissions:
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name in {"permissions", "user_permissions"}:
+            field.label_from_instance = permission_label
+            # Celery's result records are not managed in the admin (assistant/admin.py).
+            field.queryset = field.queryset.exclude(content_type__app_label="django_celery_results")
+        return field
+
+
+class UserWithQuotaAdmin(TranslatedPermissions, UserAdmin):
     inlines = [*UserAdmin.inlines, QuotaInline]
 
 
-class GroupWithQuotaAdmin(GroupAdmin):
+class GroupWithQuotaAdmin(TranslatedPermissions, GroupAdmin):
     inlines = [*GroupAdmin.inlines, QuotaInline]
 
 
