@@ -28,8 +28,9 @@ test: $(VENV)/.installed-test chromium
 
 # Browser tests drive Debian's Chromium (no browser downloads); installed once, as root, without
 # the recommended extras (25 packages instead of 130: about 25 s instead of several minutes).
+# Noto CJK draws the Chinese pages' screenshots with real glyphs, not boxes.
 chromium:
-	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk; }
 
 install: $(VENV)/.installed-app
 

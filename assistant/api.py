@@ -13,6 +13,7 @@ from django.db import OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router, Schema, security
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
@@ -97,7 +98,7 @@ def _shaped(request, response):
             request,
             404,
             "not_found",
-            "No endpoint here: the API is under /api/v1/, documented at /api/docs.",
+            _("No endpoint here: the API is under /api/v1/, documented at /api/docs."),
         )
     if (
         not request.path.startswith("/api/")
@@ -106,7 +107,7 @@ def _shaped(request, response):
     ):
         return response
     status = response.status_code
-    message = {404: "Not found.", 405: "This path does not take that method."}.get(
+    message = {404: _("Not found."), 405: _("This path does not take that method.")}.get(
         status, response.reason_phrase
     )
     shaped = error_response(request, status, _CODES.get(status, "error"), message)
@@ -151,25 +152,29 @@ def _too_many_open(request, error: TooManyOpenAnswers):
 def _database_unavailable(request, error: OperationalError):
     log.error("database unavailable for %s %s: %s", request.method, request.path, error)
     return error_response(
-        request, 503, "unavailable", outage.MESSAGE, {"Retry-After": str(outage.RETRY_AFTER_S)}
+        request,
+        503,
+        "unavailable",
+        str(outage.MESSAGE),
+        {"Retry-After": str(outage.RETRY_AFTER_S)},
     )
 
 
 @api.exception_handler(RequestDataTooBig)
 def _too_large(request, error):
     return error_response(
-        request, 413, "too_large", "The request body is larger than this server accepts."
+        request, 413, "too_large", _("The request body is larger than this server accepts.")
     )
 
 
 @api.exception_handler(MultiPartParserError)
 def _bad_multipart(request, error):
-    return error_response(request, 400, "bad_request", "The multipart body could not be read.")
+    return error_response(request, 400, "bad_request", _("The multipart body could not be read."))
 
 
 @api.exception_handler(Http404)
 def _not_found(request, error):
-    return error_response(request, 404, "not_found", "Not found.")
+    return error_response(request, 404, "not_found", _("Not found."))
 
 
 @api.exception_handler(AuthenticationError)
@@ -178,17 +183,47 @@ def _unauthorized(request, error):
         request,
         401,
         "unauthorized",
-        "Log in, or send a personal API token as 'Authorization: Bearer …'.",
+        _("Log in, or send a personal API token as 'Authorization: Bearer …'."),
     )
 
 
 @api.exception_handler(ValidationError)
 def _invalid(request, error: ValidationError):
     details = "; ".join(
-        f"{'.'.join(str(p) for p in item.get('loc', [])[1:]) or 'body'}: {item.get('msg')}"
+        f"{'.'.join(str(p) for p in item.get('loc', [])[1:]) or 'body'}: {invalid_input(item)}"
         for item in error.errors
     )
-    return error_response(request, 422, "invalid_request", details or "Invalid request.")
+    return error_response(request, 422, "invalid_request", details or _("Invalid request."))
+
+
+# Pydantic's messages are English only: the common ones in our words, so they are translated.
+_PYDANTIC = {
+    "missing": lambda ctx: _("Field required"),
+    "string_too_long": lambda ctx: _("String should have at most %(max_length)s characters"),
+    "string_too_short": lambda ctx: _("String should have at least %(min_length)s characters"),
+    "too_long": lambda ctx: _("List should have at most %(max_length)s items"),
+    "too_short": lambda ctx: _("List should have at least %(min_length)s items"),
+    "string_type": lambda ctx: _("Input should be a valid string"),
+    "int_type": lambda ctx: _("Input should be a valid integer"),
+    "int_parsing": lambda ctx: _("Input should be a valid integer"),
+    "bool_type": lambda ctx: _("Input should be a valid boolean"),
+    "bool_parsing": lambda ctx: _("Input should be a valid boolean"),
+    "list_type": lambda ctx: _("Input should be a valid list"),
+    "greater_than_equal": lambda ctx: _("Input should be greater than or equal to %(ge)s"),
+    "less_than_equal": lambda ctx: _("Input should be less than or equal to %(le)s"),
+    "greater_than": lambda ctx: _("Input should be greater than %(gt)s"),
+    "json_invalid": lambda ctx: _("Invalid JSON"),
+}
+
+
+def invalid_input(item: dict) -> str:
+    """One validation error for people, in their language."""
+    ctx = item.get("ctx") or {}
+    if item.get("type") == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our own validators' messages, translated when raised
+    if template := _PYDANTIC.get(item.get("type", "")):
+        return template(ctx) % ctx if ctx else template(ctx)
+    return str(item.get("msg", ""))
 
 
 service = Router(tags=["service"])

@@ -20,6 +20,7 @@ urlpatterns = [
     path("chat/messages/<int:message_id>/feedback", views.feedback, name="feedback"),
     path("search/", views.search, name="search"),
     path("account/", accounts.account, name="account"),
+    path("language", accounts.set_language, name="set_language"),
     path("account/tokens", accounts.create_token, name="create_token"),
     path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="revoke_token"),
     # The usage dashboard (its paths kept for bookmarks).

@@ -5,6 +5,8 @@ from django.db.models import Count
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from ingest import views
 from ingest.models import Chunk, Collection, Document
@@ -21,7 +23,7 @@ class CollectionAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(document_total=Count("documents"))
 
-    @admin.display(description="Documents", ordering="document_total")
+    @admin.display(description=_("Documents"), ordering="document_total")
     def document_total(self, collection):
         return collection.document_total
 
@@ -59,33 +61,38 @@ class DocumentAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    @admin.display(description="Document", ordering="title")
+    @admin.display(description=_("Document"), ordering="title")
     def display_title(self, document):
         return format_html("{}<br><small>{}</small>", document.title or "—", document.source_path)
 
-    @admin.display(description="Status", ordering="status")
+    @admin.display(description=_("Status"), ordering="status")
     def status_badge(self, document):
         return format_html(
             '<span class="badge badge-{}">{}</span>', document.status, document.get_status_display()
         )
 
-    @admin.display(description="Progress")
+    @admin.display(description=_("Progress"))
     def progress_bar(self, document):
         return format_html(
             '<progress max="100" value="{}"></progress> {}', document.progress, document.stage_now
         )
 
-    @admin.display(description="Failure reason")
+    @admin.display(description=_("Failure reason"))
     def short_reason(self, document):
         reason = document.failure_reason
         return reason if len(reason) < 160 else reason[:157] + "…"
 
-    @admin.action(description="Retry the selected failed documents")
+    @admin.action(description=_("Retry the selected failed documents"))
     def retry(self, request, queryset):
         retried = [d for d in queryset if d.requeue()]
         for document in retried:
             ingest_document.delay_on_commit(document.pk)
-        self.message_user(request, f"Queued {len(retried)} documents again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Queued %(n)d document again.", "Queued %(n)d documents again.", len(retried))
+            % {"n": len(retried)},
+            messages.SUCCESS,
+        )
         if retried:
             ids = ",".join(str(d.pk) for d in retried)
             return redirect(f"{reverse('admin:ingest_upload_status')}?ids={ids}")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from ingest.models import Collection
 
@@ -22,7 +23,10 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    collection = forms.ModelChoiceField(queryset=Collection.objects.all())
+    collection = forms.ModelChoiceField(queryset=Collection.objects.all(), label=_("Collection"))
     files = MultipleFileField(
-        help_text="PDF, Word, PowerPoint, Excel, CSV, HTML, Markdown or text. Pick several at once."
+        label=_("Files"),
+        help_text=_(
+            "PDF, Word, PowerPoint, Excel, CSV, HTML, Markdown or text. Pick several at once."
+        ),
     )

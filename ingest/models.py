@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from pgvector.django import HnswIndex, VectorField
 
 
@@ -18,8 +20,8 @@ def format_pages(start: int | None, end: int | None) -> str:
     if start is None:
         return ""
     if end in (None, start):
-        return f"p. {start}"
-    return f"pp. {start}–{end}"
+        return pgettext("pages", "p. %(page)s") % {"page": start}
+    return pgettext("pages", "pp. %(start)s–%(end)s") % {"start": start, "end": end}
 
 
 def passage_url(document_id: int, chunk_id: int | None) -> str:
@@ -42,25 +44,36 @@ class CollectionQuerySet(models.QuerySet):
 
 class Collection(models.Model):
     class Language(models.TextChoices):
-        AUTO = "auto", "Mixed / detect"
-        ENGLISH = "en", "English"
-        CHINESE = "zh", "Chinese"
+        AUTO = "auto", _("Mixed / detect")
+        ENGLISH = "en", _("English")
+        CHINESE = "zh", _("Chinese")
 
-    name = models.CharField(max_length=200, unique=True)
-    description = models.TextField(blank=True)
-    language = models.CharField(max_length=8, choices=Language.choices, default=Language.AUTO)
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    language = models.CharField(
+        max_length=8, choices=Language.choices, default=Language.AUTO, verbose_name=_("language")
+    )
     is_public = models.BooleanField(
-        default=False, help_text="Everyone with an account may read it, and visitors too."
+        default=False,
+        help_text=_("Everyone with an account may read it, and visitors too."),
+        verbose_name=_("is public"),
     )
     reader_users = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="readable_collections"
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="readable_collections",
+        verbose_name=_("reader users"),
     )
-    reader_groups = models.ManyToManyField(Group, blank=True, related_name="readable_collections")
-    created_at = models.DateTimeField(auto_now_add=True)
+    reader_groups = models.ManyToManyField(
+        Group, blank=True, related_name="readable_collections", verbose_name=_("reader groups")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = CollectionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("collection")
+        verbose_name_plural = _("collections")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -87,61 +100,91 @@ class DocumentQuerySet(models.QuerySet):
 
 class Document(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        PROCESSING = "processing", "Processing"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
-        SUPERSEDED = "superseded", "Replaced by a newer version"
+        QUEUED = "queued", _("Queued")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+        SUPERSEDED = "superseded", _("Replaced by a newer version")
 
     class Stage(models.TextChoices):
         """Where a document's run is, for the admin's progress column (the values are stored)."""
 
         NONE = "", "—"
-        STARTING = "starting", "starting"
-        PARSED = "parsed", "parsed"
-        CHUNKED = "chunked", "chunked"
-        EMBEDDING = "embedding", "embedding"
-        WAITING = "waiting for the embedding service", "waiting for the embedding service"
-        REQUEUED = "requeued: its worker stopped", "requeued: its worker stopped"
+        STARTING = "starting", _("starting")
+        PARSED = "parsed", _("parsed")
+        CHUNKED = "chunked", _("chunked")
+        EMBEDDING = "embedding", _("embedding")
+        WAITING = "waiting for the embedding service", _("waiting for the embedding service")
+        REQUEUED = "requeued: its worker stopped", _("requeued: its worker stopped")
 
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="documents")
-    title = models.CharField(max_length=500, blank=True)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="documents", verbose_name=_("collection")
+    )
+    title = models.CharField(max_length=500, blank=True, verbose_name=_("title"))
     source_path = models.CharField(
-        max_length=1000, help_text="The path relative to the folder ingested, or the file name."
+        max_length=1000,
+        help_text=_("The path relative to the folder ingested, or the file name."),
+        verbose_name=_("source path"),
     )
-    media_type = models.CharField(max_length=100, blank=True)
-    sha256 = models.CharField(max_length=64, db_index=True)
-    size_bytes = models.BigIntegerField(default=0)
-    file = models.FileField(upload_to=document_upload_path, max_length=500, blank=True)
-    version = models.PositiveIntegerField(default=1)
+    media_type = models.CharField(max_length=100, blank=True, verbose_name=_("media type"))
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("sha256"))
+    size_bytes = models.BigIntegerField(default=0, verbose_name=_("size (bytes)"))
+    file = models.FileField(
+        upload_to=document_upload_path, max_length=500, blank=True, verbose_name=_("file")
+    )
+    version = models.PositiveIntegerField(default=1, verbose_name=_("version"))
     replaces = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
     )
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
-    stage = models.CharField(max_length=40, choices=Stage.choices, blank=True)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
-    parsed_blocks = models.PositiveIntegerField(default=0)
-    chunk_count = models.PositiveIntegerField(default=0)
-    embedded_count = models.PositiveIntegerField(default=0)
-    page_count = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.QUEUED, verbose_name=_("status")
+    )
+    stage = models.CharField(
+        max_length=40, choices=Stage.choices, blank=True, verbose_name=_("stage")
+    )
+    progress = models.PositiveSmallIntegerField(
+        default=0, help_text=_("Percent done."), verbose_name=_("progress")
+    )
+    parsed_blocks = models.PositiveIntegerField(default=0, verbose_name=_("parsed blocks"))
+    chunk_count = models.PositiveIntegerField(default=0, verbose_name=_("chunk count"))
+    embedded_count = models.PositiveIntegerField(default=0, verbose_name=_("embedded count"))
+    page_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("page count"))
     ocr_pages = models.JSONField(
-        default=list, blank=True, help_text="Pages whose text was recognised from an image."
+        default=list,
+        blank=True,
+        help_text=_("Pages whose text was recognised from an image."),
+        verbose_name=_("ocr pages"),
     )
-    failure_reason = models.TextField(blank=True)
-    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per stage.")
-    attempts = models.PositiveSmallIntegerField(default=0)
-    claim = models.UUIDField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    failure_reason = models.TextField(blank=True, verbose_name=_("failure reason"))
+    timings = models.JSONField(
+        default=dict, blank=True, help_text=_("Seconds per stage."), verbose_name=_("timings")
+    )
+    attempts = models.PositiveSmallIntegerField(default=0, verbose_name=_("attempts"))
+    claim = models.UUIDField(null=True, blank=True, verbose_name=_("claim"))
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("lease expires at")
+    )
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    ready_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    ready_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ready at"))
 
     objects = DocumentQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["collection", "source_path"]),
@@ -160,8 +203,8 @@ class Document(models.Model):
         """The stage as it really is: a run whose lease ran out has no worker any more."""
         lapsed = self.lease_expires_at is not None and self.lease_expires_at < timezone.now()
         if self.status == self.Status.PROCESSING and lapsed:
-            return "its worker stopped; waiting to be retried"
-        return self.stage
+            return gettext("its worker stopped; waiting to be retried")
+        return self.get_stage_display() if self.stage else ""
 
     def claim_for_processing(self, *, lease_s: int) -> uuid.UUID | None:
         """Take the document for one run: a conditional UPDATE, so only one worker wins.
@@ -218,17 +261,21 @@ class Document(models.Model):
 
 
 class Chunk(models.Model):
-    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    document = models.ForeignKey(
+        Document, on_delete=models.CASCADE, related_name="chunks", verbose_name=_("document")
+    )
     # Copied from the document so retrieval filters by access on the table it scans.
-    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
-    ordinal = models.PositiveIntegerField()
-    text = models.TextField()
-    heading_path = models.CharField(max_length=1000, blank=True)
-    page_start = models.PositiveIntegerField(null=True, blank=True)
-    page_end = models.PositiveIntegerField(null=True, blank=True)
-    token_count = models.PositiveIntegerField(default=0)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="+", verbose_name=_("collection")
+    )
+    ordinal = models.PositiveIntegerField(verbose_name=_("ordinal"))
+    text = models.TextField(verbose_name=_("text"))
+    heading_path = models.CharField(max_length=1000, blank=True, verbose_name=_("heading path"))
+    page_start = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("page start"))
+    page_end = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("page end"))
+    token_count = models.PositiveIntegerField(default=0, verbose_name=_("token count"))
     # Words the English configuration would mangle or miss: CJK character bigrams, identifiers.
-    search_extra = models.TextField(blank=True)
+    search_extra = models.TextField(blank=True, verbose_name=_("search extra"))
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True)
     # The English leg's vector (all-MiniLM-L6-v2); empty for mostly-CJK passages.
     embedding_en = VectorField(dimensions=384, null=True)
@@ -240,9 +287,12 @@ class Chunk(models.Model):
         ),
         output_field=SearchVectorField(),
         db_persist=True,
+        verbose_name=_("search vector"),
     )
 
     class Meta:
+        verbose_name = _("passage")
+        verbose_name_plural = _("passages")
         ordering = ["document", "ordinal"]
         constraints = [
             models.UniqueConstraint(fields=["document", "ordinal"], name="chunk_ordinal_unique")
@@ -280,8 +330,12 @@ class Lexeme(models.Model):
     adding or deleting chunks, cascades included, updates it in the same transaction.
     """
 
-    lexeme = models.TextField(primary_key=True)
-    df = models.IntegerField(default=0)
+    lexeme = models.TextField(primary_key=True, verbose_name=_("lexeme"))
+    df = models.IntegerField(default=0, verbose_name=_("df"))
+
+    class Meta:
+        verbose_name = _("lexeme")
+        verbose_name_plural = _("lexemes")
 
     def __str__(self) -> str:
         return f"{self.lexeme} ({self.df})"
@@ -290,8 +344,12 @@ class Lexeme(models.Model):
 class LexicalTotals(models.Model):
     """One row: the number of chunks and their summed length, for BM25's length normalisation."""
 
-    chunks = models.BigIntegerField(default=0)
-    length = models.BigIntegerField(default=0)
+    chunks = models.BigIntegerField(default=0, verbose_name=_("chunks"))
+    length = models.BigIntegerField(default=0, verbose_name=_("length"))
+
+    class Meta:
+        verbose_name = _("lexical totals")
+        verbose_name_plural = _("lexical totals")
 
     def __str__(self) -> str:
         return f"{self.chunks} chunks"
@@ -300,9 +358,13 @@ class LexicalTotals(models.Model):
 class EmbeddingSpace(models.Model):
     """The one vector space this deployment's chunks live in (a single row)."""
 
-    model = models.CharField(max_length=200)
-    dimensions = models.PositiveIntegerField()
-    updated_at = models.DateTimeField(auto_now=True)
+    model = models.CharField(max_length=200, verbose_name=_("model"))
+    dimensions = models.PositiveIntegerField(verbose_name=_("dimensions"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+
+    class Meta:
+        verbose_name = _("embedding space")
+        verbose_name_plural = _("embedding spaces")
 
     def __str__(self) -> str:
         return f"{self.model} ({self.dimensions})"

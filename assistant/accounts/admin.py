@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
+from django.utils.translation import gettext_lazy as _
 
 from assistant.accounts.models import ApiToken, QuotaOverride
 
@@ -14,9 +15,9 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
     list_display = ["__str__", "questions_per_day", "tokens_per_day", "cost_per_month_usd"]
     autocomplete_fields = ["user"]
     fieldsets = [
-        (None, {"fields": ["user", "group"], "description": "Choose a user or a group."}),
+        (None, {"fields": ["user", "group"], "description": _("Choose a user or a group.")}),
         (
-            "Limits (blank: the default from settings; 0: no limit)",
+            _("Limits (blank: the default from settings; 0: no limit)"),
             {"fields": ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]},
         ),
     ]
@@ -40,15 +41,45 @@ class QuotaInline(admin.StackedInline):
     extra = 1
     max_num = 1
     can_delete = True
-    verbose_name = "quota override (blank: the default; 0: no limit)"
+    verbose_name = _("quota override (blank: the default; 0: no limit)")
     fields = ["questions_per_day", "tokens_per_day", "cost_per_month_usd"]
 
 
-class UserWithQuotaAdmin(UserAdmin):
+# Django stores permission names in English when it creates them ("Can add citation"): the
+# choices are labelled again from the model's translated name.
+ACTIONS = {
+    "add": _("Can add %(model)s"),
+    "change": _("Can change %(model)s"),
+    "delete": _("Can delete %(model)s"),
+    "view": _("Can view %(model)s"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    model = permission.content_type.model_class()
+    action, _sep, name = permission.codename.partition("_")
+    if model is None or action not in ACTIONS or name != model._meta.model_name:
+        return str(permission)
+    meta = model._meta
+    can = ACTIONS[action] % {"model": meta.verbose_name}
+    return f"{meta.app_config.verbose_name} | {meta.verbose_name} | {can}"
+
+
+class TranslatedPermissions:
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if db_field.name in {"permissions", "user_permissions"}:
+            field.label_from_instance = permission_label
+            # Celery's result records are not managed in the admin (assistant/admin.py).
+            field.queryset = field.queryset.exclude(content_type__app_label="django_celery_results")
+        return field
+
+
+class UserWithQuotaAdmin(TranslatedPermissions, UserAdmin):
     inlines = [*UserAdmin.inlines, QuotaInline]
 
 
-class GroupWithQuotaAdmin(GroupAdmin):
+class GroupWithQuotaAdmin(TranslatedPermissions, GroupAdmin):
     inlines = [*GroupAdmin.inlines, QuotaInline]
 
 

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class QuotaOverride(models.Model):
@@ -16,14 +18,32 @@ class QuotaOverride(models.Model):
     """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        verbose_name=_("user"),
     )
-    group = models.OneToOneField(Group, null=True, blank=True, on_delete=models.CASCADE)
-    questions_per_day = models.PositiveIntegerField(null=True, blank=True)
-    tokens_per_day = models.PositiveIntegerField(null=True, blank=True)
-    cost_per_month_usd = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    group = models.OneToOneField(
+        Group, null=True, blank=True, on_delete=models.CASCADE, verbose_name=_("group")
+    )
+    questions_per_day = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("questions per day")
+    )
+    tokens_per_day = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("tokens per day")
+    )
+    cost_per_month_usd = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        verbose_name=_("cost per month (USD)"),
+    )
 
     class Meta:
+        verbose_name = _("quota override")
+        verbose_name_plural = _("quota overrides")
         constraints = [
             models.CheckConstraint(
                 condition=Q(user__isnull=True, group__isnull=False)
@@ -33,7 +53,7 @@ class QuotaOverride(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Quota for {self.user or self.group}"
+        return gettext("Quota for %(who)s") % {"who": self.user or self.group}
 
 
 class QuotaCounter(models.Model):
@@ -41,39 +61,52 @@ class QuotaCounter(models.Model):
     and cost; quotas are guarded UPDATEs on it."""
 
     class Period(models.TextChoices):
-        DAY = "day", "Day"
-        MONTH = "month", "Month"
+        DAY = "day", _("Day")
+        MONTH = "month", _("Month")
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    period = models.CharField(max_length=5, choices=Period.choices)
-    starts = models.DateField()
-    questions = models.PositiveIntegerField(default=0)
-    tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    period = models.CharField(max_length=5, choices=Period.choices, verbose_name=_("period"))
+    starts = models.DateField(verbose_name=_("starts"))
+    questions = models.PositiveIntegerField(default=0, verbose_name=_("questions"))
+    tokens = models.BigIntegerField(default=0, verbose_name=_("tokens"))
+    cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, verbose_name=_("cost (USD)")
+    )
 
     class Meta:
+        verbose_name = _("quota counter")
+        verbose_name_plural = _("quota counters")
         constraints = [
             models.UniqueConstraint(fields=["user", "period", "starts"], name="one_counter")
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.period} {self.starts}"
+        return f"{self.user} {self.get_period_display()} {self.starts}"
 
 
 class ApiToken(models.Model):
     """A personal API token: only its SHA-256 is kept; the token is shown once."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
     )
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, help_text="The token's first characters.")
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16, help_text=_("The token's first characters."), verbose_name=_("prefix")
+    )
+    digest = models.CharField(max_length=64, unique=True, verbose_name=_("digest"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
 
     class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -83,9 +116,40 @@ class ApiToken(models.Model):
 class Throttle(models.Model):
     """A fixed-window counter shared by every web process (login attempts, abuse limits)."""
 
-    key = models.CharField(max_length=200, primary_key=True)
-    window_started = models.DateTimeField()
-    hits = models.PositiveIntegerField(default=0)
+    key = models.CharField(max_length=200, primary_key=True, verbose_name=_("key"))
+    window_started = models.DateTimeField(verbose_name=_("window started"))
+    hits = models.PositiveIntegerField(default=0, verbose_name=_("hits"))
+
+    class Meta:
+        verbose_name = _("throttle")
+        verbose_name_plural = _("throttles")
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits}"
+
+
+class UserLanguage(models.Model):
+    """The language a person chose with the switcher: it wins over their browser's, everywhere
+    they log in, and it is the language of what is written for them later (a swept answer)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="language",
+        verbose_name=_("user"),
+    )
+    language = models.CharField(_("language"), max_length=10)
+
+    class Meta:
+        verbose_name = _("language")
+        verbose_name_plural = _("languages")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language}"
+
+    @classmethod
+    def of(cls, user_id: int) -> str | None:
+        """The user's chosen language if it is still one the site offers, else None."""
+        language = cls.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+        return language if language in dict(settings.LANGUAGES) else None

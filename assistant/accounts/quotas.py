@@ -17,12 +17,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.db.models.functions import Greatest
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from assistant.accounts.models import QuotaCounter, QuotaOverride
 from assistant.llm.usage import Usage, price
 
-ASK_ADMIN = "Ask an administrator if you need more."
+ASK_ADMIN = gettext_lazy("Ask an administrator if you need more.")
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,12 @@ class QuotaExceeded(Exception):
 
     def __init__(self, limit: str, resets_at: datetime):
         self.limit, self.resets_at = limit, resets_at
-        when = timezone.localtime(resets_at).strftime("%Y-%m-%d %H:%M %Z")
-        super().__init__(f"You have used your {limit}. It resets at {when}. {ASK_ADMIN}")
+        local = timezone.localtime(resets_at)
+        when = f"{formats.date_format(local, 'DATETIME_FORMAT')} {local:%Z}"
+        super().__init__(
+            _("You have used your %(limit)s. It resets at %(when)s. %(ask)s")
+            % {"limit": limit, "when": when, "ask": ASK_ADMIN}
+        )
 
     @property
     def retry_after_s(self) -> int:
@@ -205,11 +211,13 @@ def reserve(user, *, tokens: int, cost: Decimal) -> date:
 def _which(user, period: str, starts: date, limits: Limits) -> str:
     counter = QuotaCounter.objects.get(user=user, period=period, starts=starts)
     if period == QuotaCounter.Period.MONTH:
-        return f"monthly budget of ${limits.cost_per_month_usd}"
+        return _("monthly budget of $%(amount)s") % {"amount": limits.cost_per_month_usd}
     if limits.questions_per_day and counter.questions >= limits.questions_per_day:
         n = limits.questions_per_day
-        return f"{n} question{'s' if n != 1 else ''} for today"
-    return f"{limits.tokens_per_day:,} tokens for today"
+        return ngettext("%(n)d question for today", "%(n)d questions for today", n) % {"n": n}
+    return _("%(n)s tokens for today") % {
+        "n": formats.number_format(limits.tokens_per_day, force_grouping=True)
+    }
 
 
 def correct(user_id: int, day: date, *, tokens: int, cost: Decimal) -> None:

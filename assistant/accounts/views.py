@@ -11,9 +11,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views import i18n
 from django.views.decorators.http import require_POST
 
-from assistant.accounts import quotas, throttle, tokens
+from assistant.accounts import language, quotas, throttle, tokens
 
 
 def _keys(request: HttpRequest) -> list[tuple[str, int]]:
@@ -34,10 +37,13 @@ def _address_key(request: HttpRequest) -> tuple[str, int]:
 
 def _too_many(wait: int) -> str:
     minutes = -(-wait // 60)
-    return (
-        f"Too many failed attempts. Try again in {minutes} minute"
-        f"{'s' if minutes != 1 else ''}, or ask an administrator to reset your password."
-    )
+    return ngettext(
+        "Too many failed attempts. Try again in %(minutes)d minute, or ask an administrator to "
+        "reset your password.",
+        "Too many failed attempts. Try again in %(minutes)d minutes, or ask an administrator to "
+        "reset your password.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def _refusal(request: HttpRequest) -> int:
@@ -56,7 +62,7 @@ class ThrottledLogin:
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        for key, _ in _keys(self.request):
+        for key, _limit in _keys(self.request):
             throttle.hit(key, settings.LOGIN_WINDOW_S)
         return super().form_invalid(form)
 
@@ -106,7 +112,7 @@ class AdminLoginView(ThrottledLogin, auth_views.LoginView):
     def get_context_data(self, **kwargs):
         return {
             **admin.site.each_context(self.request),
-            "title": "Log in",
+            "title": _("Log in"),
             **super().get_context_data(**kwargs),
         }
 
@@ -119,7 +125,7 @@ class PasswordResetView(auth_views.PasswordResetView):
         key, limit = _address_key(request)
         if wait := throttle.blocked_for(key, limit, settings.LOGIN_WINDOW_S):
             response = HttpResponse(
-                "Too many attempts from your address; try again later.",
+                _("Too many attempts from your address; try again later."),
                 status=429,
                 content_type="text/plain",
             )
@@ -130,7 +136,9 @@ class PasswordResetView(auth_views.PasswordResetView):
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, strip=True, required=False)
+    name = forms.CharField(
+        label=gettext_lazy("Token name"), max_length=100, strip=True, required=False
+    )
 
 
 @login_required
@@ -156,7 +164,7 @@ def create_token(request: HttpRequest) -> HttpResponse:
         response = account(request, form=form)
         response.status_code = 400
         return response
-    _, token = tokens.create(request.user, form.cleaned_data["name"])
+    _token, token = tokens.create(request.user, form.cleaned_data["name"])
     response = account(request, new_token=token)
     response["Cache-Control"] = "no-store"
     return response
@@ -167,3 +175,17 @@ def create_token(request: HttpRequest) -> HttpResponse:
 def revoke_token(request: HttpRequest, token_id: int) -> HttpResponse:
     tokens.revoke(request.user, token_id)
     return redirect("account")
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(choices=settings.LANGUAGES)
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """The header's switcher: Django's own view sets the cookie and goes back; a logged-in
+    person's choice is also saved on their account, so it follows them to any browser."""
+    form = LanguageForm(request.POST)
+    if form.is_valid() and request.user.is_authenticated:
+        language.save_choice(request.user, form.cleaned_data["language"])
+    return i18n.set_language(request)

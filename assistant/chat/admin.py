@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from assistant.chat.models import Conversation, EvaluationRun, Feedback, Message
 
@@ -16,7 +17,7 @@ class FeedbackAdmin(admin.ModelAdmin):
     readonly_fields = ["message", "user", "helpful", "comment", "created_at"]
     ordering = ["helpful", "-created_at"]
 
-    @admin.display(description="Question")
+    @admin.display(description=_("Question"))
     def question(self, feedback):
         asked = (
             Message.objects.filter(
@@ -29,7 +30,7 @@ class FeedbackAdmin(admin.ModelAdmin):
         )
         return asked.text[:200] if asked else ""
 
-    @admin.display(description="Answer")
+    @admin.display(description=_("Answer"))
     def answer(self, feedback):
         return feedback.message.text[:300]
 
@@ -99,42 +100,42 @@ class EvaluationRunAdmin(admin.ModelAdmin):
     list_filter = ["kind", "collection_name", "provider", "model"]
     readonly_fields = [f.name for f in EvaluationRun._meta.fields]
 
-    @admin.display(description="recall@k")
+    @admin.display(description=_("recall@k"))
     def recall(self, run):
         overall = run.figures.get("groups", {}).get("overall")
         return f"{overall['recall']:.3f}" if overall else ""
 
-    @admin.display(description="MRR@10")
+    @admin.display(description=_("MRR@10"))
     def mrr(self, run):
         overall = run.figures.get("groups", {}).get("overall")
         return f"{overall['mrr']:.3f}" if overall else ""
 
-    @admin.display(description="answered")
+    @admin.display(description=_("answered"))
     def answered(self, run):
         return _share(run.figures.get("answered_share"))
 
-    @admin.display(description="not covered: answerable")
+    @admin.display(description=_("not covered: answerable"))
     def not_covered_answerable(self, run):
         return _flagged(run.figures.get("not_covered"), "answerable")
 
-    @admin.display(description="not covered: unanswerable")
+    @admin.display(description=_("not covered: unanswerable"))
     def not_covered_unanswerable(self, run):
         return _flagged(run.figures.get("not_covered"), "unanswerable")
 
-    @admin.display(description="cites gold")
+    @admin.display(description=_("cites gold"))
     def gold_cited(self, run):
         return _share(run.figures.get("gold_cited_share"))
 
-    @admin.display(description="first token p50 / p95")
+    @admin.display(description=_("first token p50 / p95"))
     def first_token(self, run):
         first = run.figures.get("first_token_ms")
-        return f"{first['p50']:.0f} / {first['p95']:.0f} ms" if first else ""
+        return _("%(p50).0f / %(p95).0f ms") % first if first else ""
 
-    @admin.display(description="tokens")
+    @admin.display(description=_("tokens"))
     def tokens(self, run):
         return run.figures.get("tokens", "")
 
-    @admin.display(description="cost (USD)")
+    @admin.display(description=_("cost (USD)"))
     def cost(self, run):
         cost = run.figures.get("cost_usd")
         return "" if cost is None else f"{cost:.4f}"

@@ -242,7 +242,7 @@ class _Run:
         if found.nothing_matches:
             message.content_gap = True
             self.outcome = Outcome(cited=False)
-            yield self._delta(notices.NOTHING_MATCHES)
+            yield self._delta(str(notices.NOTHING_MATCHES))
             return
         if found.low_confidence and not isinstance(provider, ChatProvider):
             # Offline there is no model to judge the passages: show them, flagged as doubtful.
@@ -277,7 +277,7 @@ class _Run:
                 yield event
         except StreamBroken as error:
             log.warning("stream broke after the first token: %s", error)
-            message.error = error.user_message
+            message.error = str(error.user_message)
             self.outcome = Outcome(
                 provider=provider.name,
                 model=model,
@@ -446,7 +446,7 @@ class _Run:
         self.writing = False
         message = self.message
         message.status = Message.Status.CANCELLED
-        message.notice = notices.STOPPED if self.stopped else notices.CLOSED_EARLY
+        message.notice = str(notices.STOPPED if self.stopped else notices.CLOSED_EARLY)
         message.text = "".join(self.text)
         message.html = render(message.text, {})
         message.total_ms = self._elapsed_ms()

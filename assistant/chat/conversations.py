@@ -7,9 +7,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
-from assistant.accounts import quotas
+from assistant.accounts import language, quotas
 from assistant.chat import notices
 from assistant.chat.charging import record_calls, settle_quota
 from assistant.chat.models import Conversation, Message
@@ -29,7 +30,14 @@ OPEN_ANSWER_WINDOW = timedelta(minutes=10)
 class TooManyOpenAnswers(Exception):
     def __init__(self, limit: int):
         super().__init__(
-            f"You already have {limit} answers being written. Wait for one to finish or stop it."
+            ngettext(
+                "You already have %(limit)d answer being written. Wait for it to finish or stop "
+                "it.",
+                "You already have %(limit)d answers being written. Wait for one to finish or "
+                "stop it.",
+                limit,
+            )
+            % {"limit": limit}
         )
 
 
@@ -117,13 +125,15 @@ def close_orphan(message: Message) -> bool:
     """Close an open answer that no process writes any more, once: the text it saved stays,
     its usage is recorded (estimated from what was saved), its quota settled."""
     started = message.heartbeat_at is not None
-    closed = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
-        status=Message.Status.INTERRUPTED if started else Message.Status.FAILED,
-        notice=notices.INTERRUPTED if started else "",
-        error="" if started else notices.NEVER_STARTED,
-        html=render(message.text, {}),
-        stop_requested=True,
-    )
+    # Nobody may be reading (the sweeper runs in a worker): written in the owner's language.
+    with translation.override(language.for_user(message.conversation.owner_id)):
+        closed = Message.objects.filter(pk=message.pk, status__in=Message.OPEN).update(
+            status=Message.Status.INTERRUPTED if started else Message.Status.FAILED,
+            notice=str(notices.INTERRUPTED) if started else "",
+            error="" if started else str(notices.NEVER_STARTED),
+            html=render(message.text, {}),
+            stop_requested=True,
+        )
     if not closed:
         return False
     if message.text or message.prompt_tokens:

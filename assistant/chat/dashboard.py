@@ -15,6 +15,8 @@ from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext
 
 from assistant.chat.models import Feedback, Message
 from assistant.llm.models import LlmCall
@@ -41,7 +43,9 @@ class FilterForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     collection = forms.ModelChoiceField(
-        queryset=Collection.objects.all(), required=False, empty_label="All collections"
+        queryset=Collection.objects.all(),
+        required=False,
+        empty_label=gettext_lazy("All collections"),
     )
 
     def clean(self):
@@ -54,10 +58,10 @@ class FilterForm(forms.Form):
         except OverflowError:
             start = date.min
         if start > end:
-            raise forms.ValidationError("The period starts after it ends.")
+            raise forms.ValidationError(_("The period starts after it ends."))
         if (end - start).days + 1 > settings.USAGE_MAX_DAYS:
             raise forms.ValidationError(
-                f"Choose a period of at most {settings.USAGE_MAX_DAYS} days."
+                _("Choose a period of at most %(days)d days.") % {"days": settings.USAGE_MAX_DAYS}
             )
         data["start"], data["end"] = start, end
         return data
@@ -86,6 +90,12 @@ CHART_WIDTH, CHART_HEIGHT = 560, 140
 
 
 TICKS = {"day": "%d", "week": "%m-%d", "month": "%Y-%m"}
+# A chart's title names its bucket: "Questions per day" (问题数（按天）).
+BUCKET_NAMES = {
+    "day": lambda: pgettext("chart bucket", "day"),
+    "week": lambda: pgettext("chart bucket", "week"),
+    "month": lambda: pgettext("chart bucket", "month"),
+}
 
 
 def bars(series: list[tuple[date, float]], *, fmt: str = "{:,.0f}", tick: str = "%d") -> dict:
@@ -213,18 +223,26 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
             "ttft_p95": ttft["p95"],
         },
         "charts": [
-            (f"{title} per {bucket}", bars(series, fmt=fmt, tick=TICKS[bucket]))
+            (
+                _("%(what)s per %(bucket)s") % {"what": title, "bucket": BUCKET_NAMES[bucket]()},
+                bars(series, fmt=fmt, tick=TICKS[bucket]),
+            )
             for title, series, fmt in [
-                ("Questions", [(d, questions.get(d, 0)) for d in days], "{:,.0f}"),
-                ("Tokens", daily(per_day, "tokens"), "{:,.0f}"),
-                ("Cost (USD)", daily(per_day, "cost"), "{:,.6f}"),
-                ("Time to first token p50 (ms)", daily(speed, "p50"), "{:,.0f}"),
-                ("Time to first token p95 (ms)", daily(speed, "p95"), "{:,.0f}"),
-                ("Errors (% of answers)", daily(rate, "errors"), "{:.0f}%"),
-                ("Fallbacks (% of answers)", daily(rate, "fallbacks"), "{:.0f}%"),
+                (_("Questions"), [(d, questions.get(d, 0)) for d in days], "{:,.0f}"),
+                (_("Tokens"), daily(per_day, "tokens"), "{:,.0f}"),
+                (_("Cost (USD)"), daily(per_day, "cost"), "{:,.6f}"),
+                (_("Time to first token p50 (ms)"), daily(speed, "p50"), "{:,.0f}"),
+                (_("Time to first token p95 (ms)"), daily(speed, "p95"), "{:,.0f}"),
+                # xgettext:no-python-format
+                (_("Errors (% of answers)"), daily(rate, "errors"), "{:.0f}%"),
+                # xgettext:no-python-format
+                (_("Fallbacks (% of answers)"), daily(rate, "fallbacks"), "{:.0f}%"),
             ]
         ],
-        "by_model": _with_shares(by_model, "cost"),
+        "by_model": [
+            {**row, "kind_label": LlmCall.Kind(row["kind"]).label}
+            for row in _with_shares(by_model, "cost")
+        ],
         "top_users": _top_users(answers, calls),
         "thumbs_down": Feedback.objects.filter(helpful=False, message__in=answers)
         .select_related("message", "user")

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils import formats
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from assistant.lib.invisible import has_visible
 from ingest.models import Collection
@@ -10,7 +13,9 @@ from ingest.models import Collection
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, strip=True)
     collection = forms.ModelChoiceField(
-        queryset=Collection.objects.none(), required=False, empty_label="All collections"
+        queryset=Collection.objects.none(),
+        required=False,
+        empty_label=gettext_lazy("All collections"),
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -22,11 +27,6 @@ class AskForm(forms.Form):
     question = forms.CharField(
         max_length=settings.QUESTION_MAX_CHARS,
         strip=True,
-        error_messages={
-            "required": "Please write a question.",
-            "max_length": f"Please write a question of at most {settings.QUESTION_MAX_CHARS:,} "
-            "characters.",
-        },
     )
     high_accuracy = forms.BooleanField(required=False)
     collections = forms.ModelMultipleChoiceField(
@@ -35,13 +35,18 @@ class AskForm(forms.Form):
         # Unreadable and missing look the same: nothing says which exists.
         error_messages=dict.fromkeys(
             ["invalid_choice", "invalid_pk_value"],
-            "One of the chosen collections does not exist or is not yours to read.",
+            gettext_lazy("One of the chosen collections does not exist or is not yours to read."),
         ),
     )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["collections"].queryset = Collection.objects.readable_by(user)
+        self.fields["question"].error_messages = {
+            "required": _("Please write a question."),
+            "max_length": _("Please write a question of at most %(n)s characters.")
+            % {"n": formats.number_format(settings.QUESTION_MAX_CHARS, force_grouping=True)},
+        }
 
     def clean_question(self) -> str:
         question = self.cleaned_data["question"]

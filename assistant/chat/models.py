@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from ingest.models import Chunk, Collection, Document, passage_url
 
@@ -18,22 +20,30 @@ class ConversationQuerySet(models.QuerySet):
 
 class Conversation(models.Model):
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="conversations",
+        verbose_name=_("owner"),
     )
-    title = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True, verbose_name=_("title"))
     collections = models.ManyToManyField(
-        Collection, blank=True, help_text="Empty means every collection you may read."
+        Collection,
+        blank=True,
+        help_text=_("Empty means every collection you may read."),
+        verbose_name=_("collections"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     objects = ConversationQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("conversation")
+        verbose_name_plural = _("conversations")
         ordering = ["-updated_at"]
 
     def __str__(self) -> str:
-        return self.title or f"Conversation {self.pk}"
+        return self.title or gettext("Conversation %(n)s") % {"n": self.pk}
 
 
 class MessageQuerySet(models.QuerySet):
@@ -44,62 +54,81 @@ class MessageQuerySet(models.QuerySet):
 
 class Message(models.Model):
     class Role(models.TextChoices):
-        USER = "user", "User"
-        ASSISTANT = "assistant", "Assistant"
+        USER = "user", _("User")
+        ASSISTANT = "assistant", _("Assistant")
 
     class Status(models.TextChoices):
-        CREATED = "created", "Waiting"
-        RETRIEVING = "retrieving", "Searching…"
-        GENERATING = "generating", "Writing…"
-        SUCCEEDED = "succeeded", "Done"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Stopped"
+        CREATED = "created", _("Waiting")
+        RETRIEVING = "retrieving", _("Searching…")
+        GENERATING = "generating", _("Writing…")
+        SUCCEEDED = "succeeded", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Stopped")
         # Its process died, or lost the database, mid-answer: the text so far is kept.
-        INTERRUPTED = "interrupted", "Interrupted"
+        INTERRUPTED = "interrupted", _("Interrupted")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
     OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING)
 
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("conversation"),
     )
-    role = models.CharField(max_length=10, choices=Role.choices)
-    text = models.TextField(blank=True)
-    html = models.TextField(blank=True, help_text="Sanitized rendering with citation links.")
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.CREATED)
+    role = models.CharField(max_length=10, choices=Role.choices, verbose_name=_("role"))
+    text = models.TextField(blank=True, verbose_name=_("text"))
+    html = models.TextField(
+        blank=True, help_text=_("Sanitized rendering with citation links."), verbose_name=_("html")
+    )
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.CREATED, verbose_name=_("status")
+    )
     # Renewed every few seconds while a stream writes the answer (with the text so far): a stale
     # one means its process is gone, and the sweeper closes the answer as interrupted.
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    high_accuracy = models.BooleanField(default=False)
-    standalone_question = models.TextField(blank=True)
-    provider = models.CharField(max_length=40, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
-    total_ms = models.PositiveIntegerField(null=True, blank=True)
-    notice = models.CharField(max_length=300, blank=True)
-    error = models.CharField(max_length=300, blank=True, help_text="Shown to the user.")
-    content_gap = models.BooleanField(default=False)
-    unknown_markers = models.PositiveSmallIntegerField(default=0)
-    cache_key = models.CharField(max_length=64, blank=True, db_index=True)
-    cached = models.BooleanField(default=False)
-    stop_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, verbose_name=_("heartbeat at"))
+    high_accuracy = models.BooleanField(default=False, verbose_name=_("high accuracy"))
+    standalone_question = models.TextField(blank=True, verbose_name=_("standalone question"))
+    provider = models.CharField(max_length=40, blank=True, verbose_name=_("provider"))
+    model = models.CharField(max_length=100, blank=True, verbose_name=_("model"))
+    prompt_tokens = models.PositiveIntegerField(default=0, verbose_name=_("prompt tokens"))
+    completion_tokens = models.PositiveIntegerField(default=0, verbose_name=_("completion tokens"))
+    cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, verbose_name=_("cost (USD)")
+    )
+    first_token_ms = models.PositiveIntegerField(
+        null=True, blank=True, verbose_name=_("first token (ms)")
+    )
+    total_ms = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("total time (ms)"))
+    notice = models.CharField(max_length=300, blank=True, verbose_name=_("notice"))
+    error = models.CharField(
+        max_length=300, blank=True, help_text=_("Shown to the user."), verbose_name=_("error")
+    )
+    content_gap = models.BooleanField(default=False, verbose_name=_("content gap"))
+    unknown_markers = models.PositiveSmallIntegerField(default=0, verbose_name=_("unknown markers"))
+    cache_key = models.CharField(
+        max_length=64, blank=True, db_index=True, verbose_name=_("cache key")
+    )
+    cached = models.BooleanField(default=False, verbose_name=_("cached"))
+    stop_requested = models.BooleanField(default=False, verbose_name=_("stop requested"))
     # The quota reserved when the question was asked, settled to real usage once it ends.
-    quota_day = models.DateField(null=True, blank=True)
-    reserved_tokens = models.PositiveIntegerField(default=0)
-    reserved_cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    quota_settled = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    quota_day = models.DateField(null=True, blank=True, verbose_name=_("quota day"))
+    reserved_tokens = models.PositiveIntegerField(default=0, verbose_name=_("reserved tokens"))
+    reserved_cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, verbose_name=_("reserved cost (USD)")
+    )
+    quota_settled = models.BooleanField(default=True, verbose_name=_("quota settled"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = MessageQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         ordering = ["created_at", "pk"]
 
     def __str__(self) -> str:
-        return f"{self.role}: {self.text[:60]}"
+        return f"{self.get_role_display()}: {self.text[:60]}"
 
     @property
     def is_finished(self) -> bool:
@@ -107,19 +136,29 @@ class Message(models.Model):
 
 
 class Citation(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="citations")
-    n = models.PositiveSmallIntegerField()
-    chunk = models.ForeignKey(Chunk, null=True, on_delete=models.SET_NULL, related_name="+")
-    document = models.ForeignKey(Document, null=True, on_delete=models.SET_NULL, related_name="+")
-    document_version = models.PositiveIntegerField(default=1)
-    title = models.CharField(max_length=500, blank=True)
-    source_path = models.CharField(max_length=1000, blank=True)
-    heading_path = models.CharField(max_length=1000, blank=True)
-    pages = models.CharField(max_length=40, blank=True)
-    quote = models.TextField(blank=True)
-    used = models.BooleanField(default=True, help_text="Cited in the answer, or only shown.")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="citations", verbose_name=_("message")
+    )
+    n = models.PositiveSmallIntegerField(verbose_name=_("n"))
+    chunk = models.ForeignKey(
+        Chunk, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("chunk")
+    )
+    document = models.ForeignKey(
+        Document, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("document")
+    )
+    document_version = models.PositiveIntegerField(default=1, verbose_name=_("document version"))
+    title = models.CharField(max_length=500, blank=True, verbose_name=_("title"))
+    source_path = models.CharField(max_length=1000, blank=True, verbose_name=_("source path"))
+    heading_path = models.CharField(max_length=1000, blank=True, verbose_name=_("heading path"))
+    pages = models.CharField(max_length=40, blank=True, verbose_name=_("pages"))
+    quote = models.TextField(blank=True, verbose_name=_("quote"))
+    used = models.BooleanField(
+        default=True, help_text=_("Cited in the answer, or only shown."), verbose_name=_("used")
+    )
 
     class Meta:
+        verbose_name = _("citation")
+        verbose_name_plural = _("citations")
         ordering = ["n"]
 
     def __str__(self) -> str:
@@ -132,13 +171,19 @@ class Citation(models.Model):
 
 
 class Feedback(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="feedback")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
-    helpful = models.BooleanField()
-    comment = models.TextField(blank=True, max_length=2000)
-    created_at = models.DateTimeField(auto_now=True)
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="feedback", verbose_name=_("message")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user")
+    )
+    helpful = models.BooleanField(verbose_name=_("helpful"))
+    comment = models.TextField(blank=True, max_length=2000, verbose_name=_("comment"))
+    created_at = models.DateTimeField(auto_now=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("feedback")
+        verbose_name_plural = _("feedback")
         constraints = [models.UniqueConstraint(fields=["message", "user"], name="one_vote")]
 
     def __str__(self) -> str:
@@ -150,22 +195,28 @@ class EvaluationRun(models.Model):
     prompt, model or retrieval change can be read against the runs before it."""
 
     class Kind(models.TextChoices):
-        RETRIEVAL = "retrieval", "Retrieval"
-        ANSWERS = "answers", "Answers"
+        RETRIEVAL = "retrieval", _("Retrieval")
+        ANSWERS = "answers", _("Answers")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    collection_name = models.CharField(max_length=200)
-    questions_file = models.CharField(max_length=500)
-    questions = models.PositiveIntegerField(default=0)
-    provider = models.CharField(max_length=40, blank=True)
-    model = models.CharField(max_length=100, blank=True)
-    embedder = models.CharField(max_length=100)
-    reranker = models.CharField(max_length=100, blank=True)
-    figures = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, verbose_name=_("kind"))
+    collection_name = models.CharField(max_length=200, verbose_name=_("collection name"))
+    questions_file = models.CharField(max_length=500, verbose_name=_("questions file"))
+    questions = models.PositiveIntegerField(default=0, verbose_name=_("questions"))
+    provider = models.CharField(max_length=40, blank=True, verbose_name=_("provider"))
+    model = models.CharField(max_length=100, blank=True, verbose_name=_("model"))
+    embedder = models.CharField(max_length=100, verbose_name=_("embedder"))
+    reranker = models.CharField(max_length=100, blank=True, verbose_name=_("reranker"))
+    figures = models.JSONField(default=dict, verbose_name=_("figures"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("evaluation run")
+        verbose_name_plural = _("evaluation runs")
         ordering = ["-created_at", "-pk"]
 
     def __str__(self) -> str:
-        return f"{self.kind} on {self.collection_name} at {self.created_at:%Y-%m-%d %H:%M}"
+        return gettext("%(kind)s on %(collection)s at %(when)s") % {
+            "kind": self.get_kind_display(),
+            "collection": self.collection_name,
+            "when": f"{self.created_at:%Y-%m-%d %H:%M}",
+        }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from django.utils.translation import gettext as _
 from pydantic import AfterValidator
 
 from assistant.lib.invisible import has_visible
@@ -12,11 +13,11 @@ from assistant.lib.invisible import has_visible
 def _storable(text: str) -> str:
     """PostgreSQL text holds neither NUL nor lone surrogates: refuse them as invalid input."""
     if "\x00" in text:
-        raise ValueError("must not contain NUL characters")
+        raise ValueError(_("must not contain NUL characters"))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
+        raise ValueError(_("must be valid Unicode text")) from None
     return text
 
 
@@ -24,7 +25,7 @@ def _not_blank(text: str) -> str:
     """Surrounding white space dropped; nothing visible left (white space, zero-width or control
     characters) is refused: it would still be charged."""
     if not has_visible(text):
-        raise ValueError("must not be blank")
+        raise ValueError(_("must not be blank"))
     return text.strip()
 
 

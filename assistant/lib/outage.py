@@ -8,10 +8,11 @@ from asgiref.sync import iscoroutinefunction
 from django.db import OperationalError
 from django.http import HttpResponse
 from django.utils.decorators import sync_and_async_middleware
+from django.utils.translation import gettext_lazy
 
 log = logging.getLogger(__name__)
 
-MESSAGE = "The database is not answering right now; try again in a minute."
+MESSAGE = gettext_lazy("The database is not answering right now; try again in a minute.")
 RETRY_AFTER_S = 30
 
 
@@ -38,6 +39,6 @@ def _unavailable(request, error: Exception) -> HttpResponse | None:
     if not isinstance(error, OperationalError):
         return None
     log.error("database unavailable for %s %s: %s", request.method, request.path, error)
-    response = HttpResponse(MESSAGE, status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(str(MESSAGE), status=503, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(RETRY_AFTER_S)
     return response

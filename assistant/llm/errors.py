@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class ProviderError(Exception):
     """A provider call that failed; `user_message` is safe to show, the rest goes to logs."""
 
     retryable = False
-    user_message = "The assistant could not answer right now. Please try again."
+    user_message = gettext_lazy("The assistant could not answer right now. Please try again.")
 
     def __init__(self, detail: str, *, status: int | None = None):
         super().__init__(detail)
@@ -29,34 +31,39 @@ class ProviderBusy(ProviderError):
 
     @property
     def user_message(self) -> str:  # type: ignore[override]
-        wait = f" in {round(self.retry_after)} s" if self.retry_after else " in a moment"
-        return f"The assistant is busy, try again{wait}."
+        if self.retry_after:
+            return _("The assistant is busy, try again in %(seconds)d s.") % {
+                "seconds": round(self.retry_after)
+            }
+        return _("The assistant is busy, try again in a moment.")
 
 
 class ProviderUnavailable(ProviderError):
     """5xx, a timeout, or a refused connection: worth another try."""
 
     retryable = True
-    user_message = "The answer service is not responding. Please try again shortly."
+    user_message = gettext_lazy("The answer service is not responding. Please try again shortly.")
 
 
 class BudgetSpent(ProviderUnavailable):
     """No first token within LLM_FIRST_TOKEN_BUDGET_S, whatever was tried: stop trying."""
 
     retryable = False
-    user_message = "The answer service did not start answering in time."
+    user_message = gettext_lazy("The answer service did not start answering in time.")
 
 
 class ProviderRejected(ProviderError):
     """400/401/403 and content refusals: retrying cannot help."""
 
-    user_message = "The answer service refused the request. An administrator has been told."
+    user_message = gettext_lazy(
+        "The answer service refused the request. An administrator has been told."
+    )
 
 
 class StreamBroken(ProviderError):
     """The stream failed after text reached the user: never retried, the partial text is kept."""
 
-    user_message = "The answer was cut off by the answer service. Please ask again."
+    user_message = gettext_lazy("The answer was cut off by the answer service. Please ask again.")
 
 
 def _retry_after(response: Any) -> float | None:

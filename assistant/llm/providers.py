@@ -21,6 +21,7 @@ from functools import cache
 import httpx2
 import openai
 from django.conf import settings
+from django.utils.translation import gettext_lazy
 
 from assistant.lib.backoff import backoff_s
 from assistant.lib.text import terms
@@ -30,7 +31,7 @@ from assistant.llm.usage import Usage, cost_usd, estimate_usage, normalise_usage
 
 log = logging.getLogger(__name__)
 
-OFFLINE_NOTICE = (
+OFFLINE_NOTICE = gettext_lazy(
     "Offline mode: these are quotes from the most relevant passages, not a generated answer."
 )
 
@@ -232,7 +233,7 @@ class ExtractiveProvider:
             model="extractive",
             usage=Usage(),
             first_token_s=first_token_s,
-            notice=OFFLINE_NOTICE,
+            notice=str(OFFLINE_NOTICE),
         )
 
 

@@ -4,7 +4,7 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   navigator.clipboard.writeText(button.dataset.copy).then(() => {
     const label = button.textContent;
-    button.textContent = "Copied";
+    button.textContent = button.dataset.copied;  // in the page's language
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
