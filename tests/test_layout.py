@@ -49,9 +49,15 @@ WIRING = {
     "assistant.apps",
     "assistant.asgi",
     "assistant.celery",
+    # Django finds these by convention: the Chinese number and date formats, template filters.
+    "assistant.formats",
+    "assistant.formats.zh_Hans",
+    "assistant.formats.zh_Hans.formats",
     "assistant.models",
     "assistant.settings",
     "assistant.supervisor",
+    "assistant.templatetags",
+    "assistant.templatetags.money",
     "assistant.urls",
     "assistant.wsgi",
 }
