@@ -231,7 +231,7 @@ def test_abuse_limits_too_large_too_long_too_many_open(live_server_url, people, 
 
 
 def test_the_schema_is_valid_and_a_property_based_run_finds_no_server_errors(
-    live_server_url, people
+    live_server_url, people, tmp_path
 ):
     QuotaOverride.objects.create(user=people["ann"], questions_per_day=0, tokens_per_day=0)
     token = token_for("ann")
@@ -253,6 +253,9 @@ def test_the_schema_is_valid_and_a_property_based_run_finds_no_server_errors(
             "--request-timeout",
             "30",
         ],
+        # Its example database (.hypothesis/) goes with the test, not into the checkout: each run
+        # starts from the seed alone.
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=600,
