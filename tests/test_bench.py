@@ -6,12 +6,14 @@ Not run here: `footprint.py` (it measures a `make run` already serving), `ocr_sc
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.ingest import files
 
 pytestmark = pytest.mark.slow
 WORDS = [
@@ -49,10 +51,11 @@ def corpus(tmp_path_factory):
     return folder
 
 
-def bench(script: str, *args: str) -> str:
+def bench(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     run = subprocess.run(
         [sys.executable, f"bench/{script}", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=240,
@@ -74,5 +77,19 @@ def test_ingest_manual_runs_on_a_tiny_corpus(corpus):
     assert "unchanged re-run" in bench("ingest_manual.py", "--corpus", str(corpus))
 
 
-def test_plain_bm25_runs_on_a_tiny_corpus(corpus):
-    assert bench("plain_bm25.py", "--corpus", str(corpus), "--words", "50")
+def test_plain_bm25_runs_on_a_tiny_corpus_in_a_fresh_clone(corpus, tmp_path):
+    # No var/ yet (so no var/secret_key): what a clone has before its first `make run`.
+    fresh = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    fresh["VAR_DIR"] = str(tmp_path / "var")
+
+    assert bench("plain_bm25.py", "--corpus", str(corpus), "--words", "50", env=fresh)
+
+
+def test_ocr_scan_runs_on_a_tiny_scan(tmp_path):
+    (tmp_path / "manual.pdf").write_bytes(
+        files.pdf(["Backups: run pg_dump every night and keep the files for a month."])
+    )
+
+    out = bench("ocr_scan.py", "--corpus", str(tmp_path), "--pages", "1", "--dpi", "100")
+
+    assert "pages read by OCR: 1" in out
