@@ -71,10 +71,7 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
         if gguf:
             gguf_port = gguf_port or free_port()
             services.append(Service("local model server", gguf_argv(gguf, gguf_port), env).start())
-            env |= {
-                "ANSWER_PROVIDER": "openai-compatible",
-                "OPENAI_COMPAT_BASE_URL": f"http://127.0.0.1:{gguf_port}/v1",
-            }
+            env |= local_model_env(gguf_port)
             wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", services, stop, timeout=300)
         services.append(Service("Celery worker", celery_worker(), env).start())
         services.append(Service("web server", web_server(host, port), env).start())
@@ -228,6 +225,14 @@ def _wait_or_stop(process: subprocess.Popen, stop: threading.Event) -> int:
 def start_gguf_server(model: str, port: int, **kwargs) -> subprocess.Popen:
     """llama.cpp's OpenAI-compatible server for one GGUF file (`kwargs` go to Popen)."""
     return _spawn(gguf_argv(model, port), os.environ.copy(), **kwargs)
+
+
+def local_model_env(port: int) -> dict[str, str]:
+    """What the web server and the worker are told when llama.cpp's server on `port` answers."""
+    return {
+        "ANSWER_PROVIDER": "openai-compatible",
+        "OPENAI_COMPAT_BASE_URL": f"http://127.0.0.1:{port}/v1",
+    }
 
 
 def gguf_argv(model: str, port: int) -> list[str]:

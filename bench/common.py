@@ -34,6 +34,16 @@ def stamp() -> str:
     return f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}"
 
 
+def setup_django_without_database() -> None:
+    """Django for a benchmark that reads no database and serves nothing: in a fresh clone there
+    is no var/secret_key yet, and no key is needed."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
+    os.environ.setdefault("SECRET_KEY", "a benchmark signs nothing")
+    import django
+
+    django.setup()
+
+
 class ScratchDatabase:
     """An embedded PostgreSQL in a temporary folder, migrated, for one benchmark run."""
 

@@ -18,7 +18,7 @@ import resource
 import time
 from pathlib import Path
 
-from common import ROOT, stamp
+from common import ROOT, setup_django_without_database, stamp
 
 
 def main() -> None:
@@ -28,12 +28,7 @@ def main() -> None:
     parser.add_argument("--dpi", type=int, default=150)
     args = parser.parse_args()
 
-    import os
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
-    import django
-
-    django.setup()
+    setup_django_without_database()
     import pypdfium2 as pdfium
     from django.conf import settings
 

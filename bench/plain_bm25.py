@@ -19,13 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-import django
-from common import ROOT, stamp
+from common import ROOT, setup_django_without_database, stamp
 
 from ingest.search.evaluation import Location, summarise
 
@@ -61,8 +59,7 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=300)
     args = parser.parse_args()
     # No database, but the parser's modules import the app's models: Django is set up first.
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
-    django.setup()
+    setup_django_without_database()
 
     index = chunks(Path(args.corpus), args.words)
     n = len(index)

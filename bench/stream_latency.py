@@ -66,6 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from common import ROOT, ScratchDatabase, stamp
+from synthetic import CORPUS
 
 from ingest.search.evaluation import percentile
 
@@ -676,6 +677,9 @@ def print_report(report: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--base-chunks", type=int, default=3000, help="real chunks to vary")
+    parser.add_argument("--corpus", default=str(CORPUS), help="the pages the text is drawn from")
+    parser.add_argument("--maintenance-work-mem", default="4GB")
     parser.add_argument("--streams", default="1,50,200,500,1000")
     parser.add_argument("--samples", type=int, default=30, help="sequential streams at level 1")
     parser.add_argument("--users", type=int, default=16)
@@ -705,7 +709,12 @@ def main() -> None:
 
         collection = Collection.objects.create(name="bench", is_public=True)
         loaded = load_synthetic_chunks(
-            args.chunks, collection, progress=lambda line: print(f"  {line}", file=sys.stderr)
+            args.chunks,
+            collection,
+            base_chunks=args.base_chunks,
+            corpus=args.corpus,
+            maintenance_work_mem=args.maintenance_work_mem,
+            progress=lambda line: print(f"  {line}", file=sys.stderr),
         )
         print(f"  {loaded.summary()}", file=sys.stderr)
         users = make_users(args.users)

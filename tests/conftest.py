@@ -145,11 +145,12 @@ def worker_database_url() -> str:
     return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
 
 
-def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
-    """A real Celery worker process on the filesystem transport, reading the test database."""
+def start_worker(extra_env: dict[str, str] | None = None, *options: str) -> subprocess.Popen:
+    """A real Celery worker process on the filesystem transport, reading the test database;
+    `options` go to the worker after ours (`--beat`, …)."""
     env = os.environ | {"DATABASE_URL": worker_database_url()} | (extra_env or {})
     return subprocess.Popen(
-        worker_command("--pool=solo", "--loglevel=WARNING", "--without-heartbeat"),
+        worker_command("--pool=solo", "--loglevel=WARNING", "--without-heartbeat", *options),
         cwd=ROOT,
         env=env,
         start_new_session=True,
@@ -157,9 +158,11 @@ def start_worker(extra_env: dict[str, str] | None = None) -> subprocess.Popen:
 
 
 @contextlib.contextmanager
-def running_worker(extra_env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def running_worker(
+    extra_env: dict[str, str] | None = None, *options: str
+) -> Iterator[subprocess.Popen]:
     """A real worker for the length of the block, stopped (warm shutdown) at its end."""
-    worker = start_worker(extra_env)
+    worker = start_worker(extra_env, *options)
     try:
         yield worker
     finally:

@@ -3,6 +3,8 @@ headings; a page without usable text but with pictures is rendered and read by O
 
 from __future__ import annotations
 
+import math
+
 from ingest.formats import PDF, Block, IngestError, Parsed, ParseLimits, check_pdf_streams
 from ingest.ocr import OcrError, Reader
 from ingest.parsers.pdf_text import Heading, page_paragraphs
@@ -70,6 +72,9 @@ def _render(page, limits: ParseLimits):
     """The page as an image at 150 dpi, or less when that would pass the pixel limit."""
     width, height = page.get_size()  # points: 1/72 inch
     scale = min(150 / 72, (limits.max_pixels / max(width * height, 1)) ** 0.5)
+    # pdfium rounds each side of the rendering up, which could pass the limit by a few rows.
+    while math.ceil(width * scale) * math.ceil(height * scale) > limits.max_pixels:
+        scale *= 0.999
     return page.render(scale=scale).to_pil()
 
 

@@ -11,15 +11,24 @@ import subprocess
 import sys
 import threading
 import time
+from io import StringIO
 from pathlib import Path
 
 import httpx
 import pytest
+from django.core.management import call_command
 
 from assistant.lib.ports import free_port
-from tests.conftest import ROOT, manage, qwen_env
-from tests.support.qwen_standin import Reply
+from assistant.llm.gguf_server import MODEL_ALIAS
+from assistant.supervisor import local_model_env
+from ingest.models import Collection
+from tests.conftest import ROOT, manage, qwen_env, worker_database_url
+from tests.support import app_server
+from tests.support.documents import ingest_text
+from tests.support.qwen_standin import DEFAULT_TEXT, Reply
 from tests.support.sse import read_events
+
+GUIDE = "# Quotas\n\nEach person may ask 200 questions a day.\n"
 
 pytestmark = pytest.mark.slow
 
@@ -226,3 +235,33 @@ def _read_answer(client: httpx.Client, answer: dict) -> None:
                 answer["message_id"] = json.loads(event.data)["message_id"]
             elif event.name == "delta":
                 answer["deltas"] = answer.get("deltas", 0) + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_local_gguf_the_app_answers_through_the_local_server(standin, django_user_model):
+    """`make run LOCAL_GGUF=…`: the web server gets the environment the supervisor gives it when
+    llama.cpp's server listens on a port; here the stand-in listens there in its place."""
+    ingest_text(Collection.objects.create(name="Guide", is_public=True), "guide.md", GUIDE)
+    django_user_model.objects.create_user("ann", password="pw-ann-123456")
+    token = StringIO()
+    call_command("create_api_token", "ann", stdout=token)
+    env = os.environ | {"DATABASE_URL": worker_database_url()} | local_model_env(standin.port)
+    server, url = app_server.start(env)
+    try:
+        health = httpx.get(f"{url}/api/v1/health", timeout=10).json()
+        answer = httpx.post(
+            f"{url}/api/v1/ask",
+            json={"question": "How many questions may I ask each day?"},
+            headers={"Authorization": f"Bearer {token.getvalue().strip()}"},
+            timeout=60,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+    assert health["provider"] == "openai-compatible"
+    assert answer.status_code == 200, answer.text
+    (asked,) = standin.chat_requests()
+    assert asked["model"] == MODEL_ALIAS, "the name llama.cpp's server serves the file under"
+    body = answer.json()
+    assert (body["answer"], body["provider"]) == (DEFAULT_TEXT, "openai-compatible")

@@ -7,7 +7,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from ingest import embedding_space, pipeline
+from ingest.chunking import Draft
+from ingest.embedders import get_english_embedder
 from ingest.models import Chunk, Collection, Document
+from ingest.pipeline import embedding_text
 from tests.ingest import files
 from tests.support.broker import queued_tasks
 
@@ -136,3 +139,38 @@ def test_reembed_moves_every_chunk_to_the_new_embedder_without_mixing(settings, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunk_embedding_hnsw'")
         assert "hnsw" in cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_reembed_english_only_gives_english_passages_their_vector_and_touches_nothing_else(
+    settings,
+):
+    settings.EMBEDDING_EN = "none"  # ingested before the English leg came
+    collection = Collection.objects.create(name="Ops")
+    for name, text in [
+        ("en.md", "# Backups\n\nRun pg_dump nightly."),
+        ("zh.md", "# 备份\n\n每晚运行备份。"),
+    ]:
+        document = pipeline.submit(collection=collection, source_path=name, data=text.encode())
+        pipeline.process(document.document.pk)
+    english = Chunk.objects.get(document__source_path="en.md")
+    chinese = Chunk.objects.get(document__source_path="zh.md")
+    assert english.embedding_en is None and chinese.embedding_en is None
+    # A main vector no embedder would write: it must come out as it went in.
+    marked = [1.0] + [0.0] * (len(english.embedding) - 1)
+    Chunk.objects.filter(pk=english.pk).update(embedding=marked)
+    space = str(embedding_space.recorded())
+    settings.EMBEDDING_EN = "minilm"
+
+    out = run("reembed", english_only=True)
+
+    english.refresh_from_db()
+    chinese.refresh_from_db()
+    draft = Draft(english.text, english.heading_path, None, None, 0)
+    text = embedding_text(english.document.title, draft)
+    [expected] = get_english_embedder().embed([text])
+    assert list(english.embedding_en) == pytest.approx(expected, abs=1e-5)
+    assert chinese.embedding_en is None, "MiniLM reads no Chinese"
+    assert list(english.embedding) == marked
+    assert str(embedding_space.recorded()) == space
+    assert "Re-embedded 2/2 chunks" in out

@@ -4,7 +4,11 @@ vision OCR model; then found by a question."""
 
 from __future__ import annotations
 
+import base64
+import io
+
 import pytest
+from PIL import Image
 
 from assistant.llm.models import LlmCall
 from ingest import pipeline
@@ -54,6 +58,36 @@ def test_more_scanned_pages_than_allowed_fail_the_document(settings):
     settings.OCR_MAX_PAGES = 1
     with pytest.raises(IngestError, match=r"Page 2: More than 1 pages need text recognition"):
         parse(files.scanned_pdf([["One."], ["Two."]]), "scan.pdf")
+
+
+def test_ocr_past_its_time_budget_fails_the_document_naming_the_setting(settings):
+    settings.OCR_MAX_SECONDS = 0  # any recognition at all is past it
+
+    with pytest.raises(IngestError, match=r"took more than 0 s \(OCR_MAX_SECONDS\)"):
+        parse(files.png_of(SCREENSHOT), "dialog.png")
+
+
+def test_a_scanned_page_larger_than_the_pixel_limit_is_rendered_smaller_and_still_read(
+    qwen_settings, standin
+):
+    qwen_settings.OCR_PROVIDER = "qwen"  # the stand-in sees the rendered page
+    standin.script_completion(Reply(text="Refunds are paid within 14 days."))
+    limit = 200_000  # an A4 page at 150 dpi is 1240 × 1754, about 2.2 million pixels
+
+    parsed = parse(
+        files.scanned_pdf([["Refunds are paid within 14 days."]]),
+        "policy.pdf",
+        limits=ParseLimits(max_pixels=limit),
+    )
+
+    assert parsed.ocr_pages == [1]
+    assert "Refunds are paid within 14 days." in parsed.blocks[0].text
+    [sent] = standin.completion_requests()
+    url = sent["messages"][0]["content"][0]["image_url"]["url"]
+    with Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))) as page:
+        width, height = page.size
+    assert width * height <= limit
+    assert width * height > limit * 0.95, "as large as the limit allows"
 
 
 @pytest.mark.django_db

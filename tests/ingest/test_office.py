@@ -3,13 +3,17 @@ reason an admin can act on; a mixed folder ingests and its rows and pictures ans
 
 from __future__ import annotations
 
+import io
+import zipfile
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
+from ingest.formats import MAX_ARCHIVE_MEMBERS
 from ingest.models import Document
 from ingest.parsers import CSV, PPTX, XLSX, IngestError, parse
+from ingest.parsers.office import MAX_ROWS
 from ingest.search.retrieval import search
 from tests.ingest import files
 
@@ -117,3 +121,30 @@ def test_a_mixed_folder_ingests_and_a_spreadsheet_row_or_a_screenshot_answers(
     ]:
         top = search(question, user=user, k=3).hits[0]
         assert Document.objects.get(pk=top.document_id).source_path == source, question
+
+
+def test_a_zip_based_file_of_more_than_10000_members_is_refused_before_it_is_read():
+    base = files.xlsx({"Prices": [["Product", "Price"], ["Widget", 12.5]]})
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(base)) as source,
+        zipfile.ZipFile(out, "w") as target,
+    ):
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+        for n in range(MAX_ARCHIVE_MEMBERS + 1 - len(source.infolist())):
+            target.writestr(f"xl/media/empty{n}.bin", b"")
+
+    with pytest.raises(IngestError, match="holds 10,001 files: too many to read"):
+        parse(out.getvalue(), "prices.xlsx")
+
+
+def test_a_spreadsheet_of_200000_rows_is_read_and_one_more_is_refused():
+    header = "Code,Meaning\n"
+    rows = [f"E{n},Meaning {n}\n" for n in range(MAX_ROWS)]  # with the header, one too many
+
+    fits = parse((header + "".join(rows[:-1])).encode(), "codes.csv")
+    last = MAX_ROWS - 2
+    assert f"Code: E{last}; Meaning: Meaning {last}" in [block.text for block in fits.blocks]
+    with pytest.raises(IngestError, match="more than 200,000 rows"):
+        parse((header + "".join(rows)).encode(), "codes.csv")

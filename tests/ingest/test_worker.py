@@ -15,6 +15,7 @@ from ingest.models import Chunk, Collection, Document
 from tests.conftest import running_worker, start_worker
 from tests.ingest import files
 from tests.ingest.files import PDF_BOMB_VARIANTS
+from tests.support.qwen_standin import Reply
 from tests.support.waiting import wait_for
 
 
@@ -169,3 +170,34 @@ def test_a_long_document_keeps_its_lease_through_every_stage_and_finishes_once()
     assert requeued == [], "the lease never ran out"
     assert document.attempts == 1
     assert document.chunks.count() == document.chunk_count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_embedding_service_failing_past_its_retries_is_a_transient_error_the_task_retries(
+    standin,
+):
+    # Qwen's embedder tries a batch four times; the stand-in fails all four, then answers.
+    standin.script(*[Reply(status=503)] * 4)
+    qwen_embedder = {
+        "EMBEDDING_PROVIDER": "qwen",
+        "EMBEDDING_DIMENSIONS": "512",  # the test database's column
+        "QWEN_BASE_URL": standin.base_url,
+        "QWEN_API_KEY": "sk-test-not-a-real-key",
+    }
+    with running_worker(qwen_embedder):
+        submission = pipeline.submit(
+            collection=Collection.objects.create(name="Ops"),
+            source_path="backups.md",
+            data=b"# Backups\n\nRun pg_dump nightly.",
+        )
+        tasks.queue([submission])
+        document = submission.document
+
+        wait_for(lambda: status(document) in {"ready", "failed"})
+
+    document.refresh_from_db()
+    assert document.status == Document.Status.READY, document.failure_reason
+    assert document.attempts == 2, "one failed run, then the task's retry"
+    embedding_calls = [body for body in standin.requests if "input" in body]
+    assert len(embedding_calls) == 5
+    assert document.chunks.count() == 1

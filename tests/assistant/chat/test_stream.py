@@ -552,5 +552,6 @@ def test_a_failed_query_rewrite_is_a_recorded_call_and_the_answer_goes_on(
 
     message.refresh_from_db()
     assert (message.status, message.text) == ("succeeded", "Two hundred [1].")
+    assert message.standalone_question == QUESTION, "searched as asked"
     rewrite = LlmCall.objects.get(message=message, kind="rewrite")
     assert (rewrite.outcome, rewrite.model) == ("error", "qwen-turbo")
