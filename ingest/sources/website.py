@@ -79,7 +79,7 @@ class Client:
         self.policy = policy
         self.delay_s = source.delay_s
         self.robots: dict[str, Protego | None] = {}
-        self.unreachable: set[str] = set()
+        self.unreachable: dict[str, str] = {}  # origin -> why its robots.txt was not read
         self.last_request: dict[str, float] = {}
 
     def get(self, url: str, validators=lambda url: ("", "")) -> Response:
@@ -101,10 +101,11 @@ class Client:
         if origin not in self.robots:
             try:
                 response = self.get(f"{origin}/robots.txt")
-            except FetchError:
-                response = None
+                problem = "" if response.status < 500 else f"answered {response.status}"
+            except FetchError as error:
+                response, problem = None, str(error)
             if response is None or response.status >= 500:
-                self.unreachable.add(origin)
+                self.unreachable[origin] = problem
                 self.robots[origin] = Protego.parse("User-agent: *\nDisallow: /")
             elif response.status == 200:
                 self.robots[origin] = Protego.parse(response.body.decode("utf-8", "replace"))
@@ -202,8 +203,17 @@ def crawl(run: Run) -> bool:
             break
         url, depth = frontier.popleft()
         if not client.allows(url):
-            if f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" in client.unreachable:
+            origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+            if origin in client.unreachable:
                 complete = False
+                run.failed(
+                    run.item(url),
+                    _(
+                        "%(origin)s/robots.txt could not be read (%(reason)s), so nothing there "
+                        "was fetched"
+                    )
+                    % {"origin": origin, "reason": client.unreachable[origin]},
+                )
             continue
         fetched += 1
         run.count("seen")
