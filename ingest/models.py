@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -396,6 +397,16 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.WEBSITE:
+            urls = [*self.start_urls, self.sitemap_url] if self.sitemap_url else self.start_urls
+            if not urls:
+                raise ValidationError(_("A website needs a start URL or a sitemap."))
+            if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+                raise ValidationError(_("Start URLs and the sitemap must be http(s) URLs."))
+        elif not self.path.startswith("/"):
+            raise ValidationError(_("A folder must be an absolute path on the server."))
 
     @property
     def location(self) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import PurePath
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -86,3 +88,37 @@ def resume_and_due() -> list[int]:
         ):
             ids.append(pk)
     return ids
+
+
+def add_source(
+    *,
+    kind: str,
+    location: str,
+    collection,
+    name: str = "",
+    sitemap_url: str = "",
+    max_pages: int | None = None,
+    every=None,
+    created_by=None,
+) -> Source:
+    """A new source, checked (Source.clean), due at once. Raises ValidationError."""
+    if kind == Source.Kind.WEBSITE:
+        fields = {"start_urls": [location] if location else [], "sitemap_url": sitemap_url}
+        default_name = urlsplit(location or sitemap_url).netloc
+    else:
+        fields = {"path": location}
+        default_name = PurePath(location).name
+    source = Source(
+        kind=kind,
+        collection=collection,
+        name=name or default_name,
+        created_by=created_by,
+        **fields,
+    )
+    if max_pages is not None:
+        source.max_pages = max_pages
+    if every is not None:
+        source.every = every
+    source.full_clean()
+    source.save()
+    return source
