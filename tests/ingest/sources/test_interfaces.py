@@ -7,11 +7,13 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.urls import reverse
 
 from assistant.accounts import roles
-from ingest.models import Collection, Source
+from ingest.models import Collection, Document, Source
 from tests.ingest.sources.conftest import sync_and_ingest
 from tests.support.broker import queued_tasks
+from tests.support.site import Page
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 
@@ -128,3 +130,29 @@ def test_the_admin_shows_the_last_sync_and_syncs_now_for_admins_only(
     assert "Sync now" in change
     assert client.get("/admin/ingest/source/").status_code == 403
     assert client.post(f"/admin/ingest/source/{source.pk}/sync/").status_code == 403
+
+
+def test_readers_see_the_live_page_and_its_freshness_and_the_dashboard_lists_failing_sources(
+    admin_client, site, collection
+):
+    small_site(site)
+    source = Source.objects.create(
+        name="Docs",
+        kind="website",
+        collection=collection,
+        start_urls=[f"{site.url}/docs/"],
+        delay_s=0,
+    )
+    sync_and_ingest(source)
+    document = Document.objects.get(source_item__key=f"{site.url}/docs/a.html")
+    del site.pages["/docs/a.html"]
+    site.pages["/docs/"] = Page(b"down", status=500)
+
+    view = admin_client.get(reverse("source", args=[document.pk])).content.decode()
+    sync_and_ingest(source)
+    dashboard = admin_client.get(reverse("dashboard")).content.decode()
+
+    assert f'href="{site.url}/docs/a.html" target="_blank"' in view
+    assert "updated 0\xa0minutes ago" in view
+    assert "Sources whose last sync failed" in dashboard
+    assert ">Docs</a>" in dashboard and "1 failure" in dashboard
