@@ -312,7 +312,22 @@ DOCX_MAX_UNCOMPRESSED_MB = env_int("DOCX_MAX_UNCOMPRESSED_MB", 200, minimum=1)
 PARSE_MAX_MEMORY_MB = env_int("PARSE_MAX_MEMORY_MB", 2048, minimum=64)
 PARSE_MAX_SECONDS = env_float("PARSE_MAX_SECONDS", 1200.0)
 PARSE_MAX_TEXT_MB = env_int("PARSE_MAX_TEXT_MB", 64, minimum=1)
+# --- Sources (websites and folders synced on a schedule; see ingest/sources) ---------------------
+SOURCES_USER_AGENT = env_str(
+    "SOURCES_USER_AGENT", "QwenAssistantBot/0.1 (knowledge assistant; honours robots.txt)"
+)
+# Hosts a website source may reach although they resolve to private, loopback or link-local
+# addresses (an intranet wiki); none by default.
+SOURCES_ALLOWED_PRIVATE_HOSTS = env_list("SOURCES_ALLOWED_PRIVATE_HOSTS", [])
+# The longest one request (redirects included) may take, in seconds.
+SOURCES_TIMEOUT_S = env_float("SOURCES_TIMEOUT_S", 20.0)
+# A sync renews its lock after every page or file; a lock this old lost its worker.
+SOURCES_SYNC_LEASE_S = env_int("SOURCES_SYNC_LEASE_S", 120, minimum=1)
 CELERY_BEAT_SCHEDULE = {
+    "sync-due-sources": {
+        "task": "ingest.tasks.sync_due_sources",
+        "schedule": env_int("SOURCES_SWEEP_S", 60, minimum=1),
+    },
     "requeue-stale-documents": {
         "task": "ingest.tasks.requeue_stale_documents",
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),

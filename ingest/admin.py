@@ -1,16 +1,17 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ingest import views
-from ingest.models import Chunk, Collection, Document
-from ingest.tasks import ingest_document
+from ingest.models import Chunk, Collection, Document, Source, SourceItem, SourceSync
+from ingest.tasks import ingest_document, sync_source
 
 
 @admin.register(Collection)
@@ -118,3 +119,132 @@ class ChunkAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class SourceSyncInline(admin.TabularInline):
+    model = SourceSync
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ["-started_at"]
+    fields = [
+        "started_at",
+        "finished_at",
+        "status",
+        *SourceSync.COUNTS,
+        "complete",
+        "failure_reason",
+    ]
+    readonly_fields = fields
+    verbose_name_plural = _("Syncs")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).order_by("-started_at")
+
+
+class FailedItemInline(admin.TabularInline):
+    model = SourceItem
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["key", "reason", "http_status", "fetched_at"]
+    readonly_fields = fields
+    verbose_name_plural = _("What the last syncs could not read")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(state=SourceItem.State.FAILED)
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "kind",
+        "collection",
+        "location",
+        "every",
+        "enabled",
+        "last_started",
+        "last_finished",
+        "last_status",
+        "last_counts",
+        "next_sync_at",
+    ]
+    list_filter = ["kind", "enabled", "collection"]
+    search_fields = ["name", "path", "sitemap_url"]
+    actions = ["sync_now"]
+    inlines = [SourceSyncInline, FailedItemInline]
+    change_form_template = "admin/ingest/source/change_form.html"
+    list_select_related = ["collection"]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:source_id>/sync/",
+                self.admin_site.admin_view(self.sync_view),
+                name="ingest_source_sync",
+            ),
+            *super().get_urls(),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def _last(self, source):
+        if not hasattr(source, "_last"):
+            source._last = source.last_sync
+        return source._last
+
+    @admin.display(description=_("Last sync started"))
+    def last_started(self, source):
+        last = self._last(source)
+        return last.started_at if last else "—"
+
+    @admin.display(description=_("Finished"))
+    def last_finished(self, source):
+        last = self._last(source)
+        return (last.finished_at or "—") if last else "—"
+
+    @admin.display(description=_("Status"))
+    def last_status(self, source):
+        last = self._last(source)
+        if last is None:
+            return _("never synced")
+        return format_html(
+            '<span class="badge badge-{}">{}</span>', last.status, last.get_status_display()
+        )
+
+    @admin.display(description=_("Seen / added / changed / unchanged / removed / failed"))
+    def last_counts(self, source):
+        last = self._last(source)
+        if last is None:
+            return "—"
+        return " / ".join(
+            str(getattr(last, name))
+            for name in ("seen", "added", "changed", "unchanged", "removed", "failed")
+        )
+
+    def _queue(self, request, sources) -> None:
+        for source in sources:
+            sync_source.delay_on_commit(source.pk)
+        self.message_user(
+            request,
+            ngettext(
+                "Queued a sync of %(n)d source.", "Queued syncs of %(n)d sources.", len(sources)
+            )
+            % {"n": len(sources)},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Sync now"), permissions=["change"])
+    def sync_now(self, request, queryset):
+        self._queue(request, list(queryset))
+
+    def sync_view(self, request, source_id: int):
+        if request.method != "POST" or not self.has_change_permission(request):
+            raise PermissionDenied
+        source = get_object_or_404(Source, pk=source_id)
+        self._queue(request, [source])
+        return redirect(reverse("admin:ingest_source_change", args=[source.pk]))

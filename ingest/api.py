@@ -2,13 +2,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from assistant.lib.api import ApiError
+from assistant.lib.durations import format_every, parse_every
 from ingest import tasks
-from ingest.models import Collection, Document
+from ingest.models import Collection, Document, Source
+from ingest.sources import syncing
 
 router = Router(tags=["documents"])
 
@@ -104,3 +108,123 @@ def delete_document(request, document_id: int):
     _require(request, "ingest.delete_document")
     document.delete()
     return Status(204, None)
+
+
+class SourceFailureOut(Schema):
+    key: str
+    reason: str
+
+
+class SourceSyncOut(Schema):
+    id: int
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    seen: int
+    added: int
+    changed: int
+    unchanged: int
+    removed: int
+    failed: int
+    skipped: int
+    complete: bool
+    failure_reason: str
+    failures: list[SourceFailureOut] = Field(
+        default_factory=list, description="The pages or files this sync could not read, and why."
+    )
+
+    @staticmethod
+    def resolve_failures(record) -> list[dict]:
+        return [{"key": item.key, "reason": item.reason} for item in record.failures[:500]]
+
+
+class SourceOut(Schema):
+    id: int
+    name: str
+    kind: str
+    collection_id: int
+    start_urls: list[str]
+    sitemap_url: str
+    path: str
+    max_pages: int
+    every: str
+    enabled: bool
+    next_sync_at: datetime | None
+    syncing: bool
+    last_sync: SourceSyncOut | None
+
+    @staticmethod
+    def resolve_every(source) -> str:
+        return format_every(source.every)
+
+    @staticmethod
+    def resolve_syncing(source) -> bool:
+        return source.is_syncing
+
+
+class SourceIn(Schema):
+    kind: Source.Kind
+    collection_id: int
+    url: str = Field("", description="A website's start URL.")
+    sitemap_url: str = ""
+    path: str = Field("", description="A folder's absolute path on the server.")
+    name: str = ""
+    max_pages: int | None = Field(None, ge=1)
+    every: str = Field("1d", description="How often to sync: 1d, 12h, 30m, 1h30m.")
+
+
+def _require_sources(request, permission: str) -> None:
+    if not request.auth.has_perm(permission):
+        raise ApiError(403, "forbidden", _("Only admins may see, add or sync sources."))
+
+
+@router.get("/sources", response=list[SourceOut], tags=["sources"])
+def list_sources(request):
+    """Websites and folders synced on a schedule, each with its last sync (admin role)."""
+    _require_sources(request, "ingest.view_source")
+    return Source.objects.all()
+
+
+@router.post("/sources", response={201: SourceOut}, tags=["sources"])
+def create_source(request, payload: SourceIn):
+    """Follow a website (`url` and/or `sitemap_url`) or a folder (`path`); it syncs at once
+    and then every `every` (admin role)."""
+    _require_sources(request, "ingest.add_source")
+    collection = get_object_or_404(Collection, pk=payload.collection_id)
+    try:
+        every = parse_every(payload.every)
+        source = syncing.add_source(
+            kind=payload.kind,
+            location=payload.url if payload.kind == Source.Kind.WEBSITE else payload.path,
+            collection=collection,
+            name=payload.name,
+            sitemap_url=payload.sitemap_url,
+            max_pages=payload.max_pages,
+            every=every,
+            created_by=request.auth,
+        )
+    except (ValueError, ValidationError) as error:
+        messages = getattr(error, "messages", [str(error)])
+        raise ApiError(422, "invalid_source", " ".join(messages)) from None
+    tasks.sync_source.delay_on_commit(source.pk)
+    return Status(201, source)
+
+
+@router.post("/sources/{source_id}/sync", response={202: dict}, tags=["sources"])
+def sync_source(request, source_id: int):
+    """Sync a source now, in a worker; follow it with GET /sources/{id}/sync (admin role)."""
+    _require_sources(request, "ingest.change_source")
+    source = get_object_or_404(Source, pk=source_id)
+    tasks.sync_source.delay_on_commit(source.pk)
+    return Status(202, {"queued": True, "syncing_already": source.is_syncing})
+
+
+@router.get("/sources/{source_id}/sync", response=SourceSyncOut, tags=["sources"])
+def last_sync(request, source_id: int):
+    """A source's last sync: when, what it found, and what it could not read (admin role)."""
+    _require_sources(request, "ingest.view_source")
+    source = get_object_or_404(Source, pk=source_id)
+    record = source.last_sync
+    if record is None:
+        raise ApiError(404, "never_synced", _("This source has not been synced yet."))
+    return record

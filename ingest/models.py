@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -97,6 +98,19 @@ class DocumentQuerySet(models.QuerySet):
             status=self.model.Status.QUEUED, claim=None, lease_expires_at=None, stage=stage
         )
 
+    def remove_from_search(self, reason: str) -> int:
+        """Gone at their source: their passages leave search (answers that quoted them keep the
+        quotes), the rows stay as the record. A run still working on one loses its claim, so
+        no passage comes back. Returns the row count."""
+        Chunk.objects.filter(document__in=self).delete()
+        return self.update(
+            status=self.model.Status.REMOVED,
+            stage="",
+            claim=None,
+            lease_expires_at=None,
+            failure_reason=reason,
+        )
+
 
 class Document(models.Model):
     class Status(models.TextChoices):
@@ -105,6 +119,7 @@ class Document(models.Model):
         READY = "ready", _("Ready")
         FAILED = "failed", _("Failed")
         SUPERSEDED = "superseded", _("Replaced by a newer version")
+        REMOVED = "removed", _("Removed at its source")
 
     class Stage(models.TextChoices):
         """Where a document's run is, for the admin's progress column (the values are stored)."""
@@ -176,6 +191,15 @@ class Document(models.Model):
         on_delete=models.SET_NULL,
         verbose_name=_("uploaded by"),
     )
+    # Set when a source (a website, a folder) brought it in: its URL or path and freshness.
+    source_item = models.ForeignKey(
+        "SourceItem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="documents",
+        verbose_name=_("source item"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     ready_at = models.DateTimeField(null=True, blank=True, verbose_name=_("ready at"))
@@ -196,7 +220,12 @@ class Document(models.Model):
 
     @property
     def is_finished(self) -> bool:
-        return self.status in {self.Status.READY, self.Status.FAILED, self.Status.SUPERSEDED}
+        return self.status in {
+            self.Status.READY,
+            self.Status.FAILED,
+            self.Status.SUPERSEDED,
+            self.Status.REMOVED,
+        }
 
     @property
     def stage_now(self) -> str:
@@ -368,3 +397,215 @@ class EmbeddingSpace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} ({self.dimensions})"
+
+
+class Source(models.Model):
+    """A website or a folder that a collection follows: synced on a schedule and on demand; its
+    documents are known by URL or path (SourceItem)."""
+
+    class Kind(models.TextChoices):
+        WEBSITE = "website", _("Website")
+        FOLDER = "folder", _("Folder")
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    collection = models.ForeignKey(
+        Collection, on_delete=models.CASCADE, related_name="sources", verbose_name=_("collection")
+    )
+    start_urls = models.JSONField(
+        _("start URLs"), default=list, blank=True, help_text=_("Pages the crawl starts from.")
+    )
+    sitemap_url = models.URLField(
+        _("sitemap"), max_length=2000, blank=True, help_text=_("A sitemap or sitemap index.")
+    )
+    allowed_hosts = models.JSONField(
+        _("allowed hosts"),
+        default=list,
+        blank=True,
+        help_text=_("Hosts the crawl may visit; empty: the hosts of the start URLs and sitemap."),
+    )
+    path_prefixes = models.JSONField(
+        _("path prefixes"),
+        default=list,
+        blank=True,
+        help_text=_("URL paths the crawl stays under; empty: the start URLs' folders."),
+    )
+    path = models.CharField(
+        _("folder"), max_length=1000, blank=True, help_text=_("A directory on the server.")
+    )
+    max_pages = models.PositiveIntegerField(_("page limit"), default=1000)
+    max_depth = models.PositiveSmallIntegerField(
+        _("depth limit"), default=5, help_text=_("Links followed from a start page or sitemap.")
+    )
+    max_page_mb = models.PositiveIntegerField(_("MB per page"), default=20)
+    delay_s = models.FloatField(
+        _("politeness delay (s)"),
+        default=1.0,
+        help_text=_("Seconds between two requests to one host (robots.txt may ask for more)."),
+    )
+    every = models.DurationField(
+        _("sync every"), default=timedelta(days=1), help_text=_("For example 1 day or 01:00:00.")
+    )
+    enabled = models.BooleanField(_("scheduled"), default=True)
+    next_sync_at = models.DateTimeField(_("next sync"), null=True, blank=True)
+    # The lock: one sync of a source at a time; a lease that runs out frees a crashed one.
+    sync_claim = models.UUIDField(null=True, blank=True, editable=False)
+    sync_lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, editable=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("source")
+        verbose_name_plural = _("sources")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == self.Kind.WEBSITE:
+            urls = [*self.start_urls, self.sitemap_url] if self.sitemap_url else self.start_urls
+            if not urls:
+                raise ValidationError(_("A website needs a start URL or a sitemap."))
+            if not all(isinstance(u, str) and u.startswith(("http://", "https://")) for u in urls):
+                raise ValidationError(_("Start URLs and the sitemap must be http(s) URLs."))
+        elif not self.path.startswith("/"):
+            raise ValidationError(_("A folder must be an absolute path on the server."))
+
+    @property
+    def location(self) -> str:
+        if self.kind == self.Kind.FOLDER:
+            return self.path
+        return ", ".join(filter(None, [*self.start_urls, self.sitemap_url]))
+
+    @property
+    def last_sync(self) -> SourceSync | None:
+        return self.syncs.order_by("-started_at").first()
+
+    def claim_sync(self, *, lease_s: int) -> uuid.UUID | None:
+        """Take the source's lock for one sync: a conditional UPDATE, so only one run wins; a
+        lock whose lease ran out (its worker died) can be taken over."""
+        token = uuid.uuid4()
+        now = timezone.now()
+        won = (
+            Source.objects.filter(pk=self.pk)
+            .filter(Q(sync_claim__isnull=True) | Q(sync_lease_expires_at__lt=now))
+            .update(sync_claim=token, sync_lease_expires_at=now + timedelta(seconds=lease_s))
+        )
+        return token if won else None
+
+    def renew_sync(self, claim: uuid.UUID, *, lease_s: int) -> bool:
+        return bool(
+            Source.objects.filter(pk=self.pk, sync_claim=claim).update(
+                sync_lease_expires_at=timezone.now() + timedelta(seconds=lease_s)
+            )
+        )
+
+    def release_sync(self, claim: uuid.UUID, *, started_at) -> None:
+        Source.objects.filter(pk=self.pk, sync_claim=claim).update(
+            sync_claim=None, sync_lease_expires_at=None, next_sync_at=started_at + self.every
+        )
+
+    @property
+    def is_syncing(self) -> bool:
+        lease = self.sync_lease_expires_at
+        return self.sync_claim is not None and lease is not None and lease > timezone.now()
+
+
+class SourceSync(models.Model):
+    """One run of a source's sync, with what it found."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        INTERRUPTED = "interrupted", _("Interrupted: its worker stopped")
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="syncs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    claim = models.UUIDField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seen = models.PositiveIntegerField(_("seen"), default=0)
+    added = models.PositiveIntegerField(_("added"), default=0)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    removed = models.PositiveIntegerField(_("removed"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    complete = models.BooleanField(
+        default=False, help_text=_("The whole source was read, so what it lacked was removed.")
+    )
+    failure_reason = models.TextField(blank=True)
+    document_ids = models.JSONField(
+        default=list, blank=True, help_text=_("Documents this sync queued.")
+    )
+
+    COUNTS = ("seen", "added", "changed", "unchanged", "removed", "failed", "skipped")
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.COUNTS}
+
+    @property
+    def failures(self) -> models.QuerySet[SourceItem]:
+        return self.source.items.filter(last_sync=self, state=SourceItem.State.FAILED)
+
+
+class SourceItem(models.Model):
+    """One page or file of a source, known by its URL or path, with what the last sync saw."""
+
+    class State(models.TextChoices):
+        PRESENT = "present", _("Present")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
+        REMOVED = "removed", _("Removed")
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="items")
+    key = models.CharField(max_length=2000, help_text=_("The URL, or the path in the folder."))
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PRESENT)
+    document = models.ForeignKey(
+        Document, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField(blank=True, help_text=_("Why it failed, was skipped or removed."))
+    # What makes a re-sync cheap: the validators for a conditional GET, the bytes' hash, a
+    # file's size and mtime, and the links the page held (a 304 has no body to read them from).
+    etag = models.CharField(max_length=500, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    mtime_ns = models.BigIntegerField(null=True, blank=True)
+    links = models.JSONField(default=list, blank=True)
+    redirects = models.JSONField(default=list, blank=True, help_text=_("URLs that led here."))
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    depth = models.PositiveSmallIntegerField(default=0)
+    last_sync = models.ForeignKey(
+        SourceSync, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "key"], name="source_item_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    @property
+    def url(self) -> str:
+        """The live page, for a reader to open; empty for a folder's file."""
+        return self.key if self.source.kind == Source.Kind.WEBSITE else ""

@@ -96,10 +96,12 @@ def submit(
     source_path: str,
     data: bytes,
     uploaded_by=None,
+    source_item=None,
 ) -> Submission:
     """Store the file as a QUEUED document (`tasks.queue` hands it to a worker; `process` does
     the work in the foreground). What is not a document is skipped; the same bytes again, even
-    ones that failed, are not a new document."""
+    ones that failed, are not a new document. `source_item`: the page or file of a source
+    (ingest.sources) it came from."""
     source_path = normalise_source_path(source_path)
     if kind := not_a_document(source_path):
         return Submission(source_path, skipped=kind)
@@ -113,15 +115,14 @@ def submit(
             uploaded_by=uploaded_by,
         )
     same_bytes = Document.objects.filter(collection=collection, sha256=sha256)
+    gone = [Document.Status.FAILED, Document.Status.SUPERSEDED, Document.Status.REMOVED]
     duplicate = (
-        same_bytes.exclude(status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]).first()
+        same_bytes.exclude(status__in=gone).first()
         or same_bytes.filter(status=Document.Status.FAILED, source_path=source_path).last()
     )
     if duplicate:
         return Submission(source_path, duplicate, duplicate=True)
-    live = Document.objects.filter(collection=collection).exclude(
-        status__in=[Document.Status.FAILED, Document.Status.SUPERSEDED]
-    )
+    live = Document.objects.filter(collection=collection).exclude(status__in=gone)
     previous = live.filter(source_path=source_path).order_by("-version").first()
     try:
         with transaction.atomic():
@@ -132,6 +133,7 @@ def submit(
                 sha256=sha256,
                 size_bytes=len(data),
                 uploaded_by=uploaded_by,
+                source_item=source_item,
                 replaces=previous,
                 version=previous.version + 1 if previous else 1,
             )

@@ -8,6 +8,7 @@ from celery import shared_task
 
 from assistant.lib.backoff import backoff_s
 from ingest import pipeline
+from ingest.sources import syncing
 
 
 @shared_task(bind=True, acks_late=True, max_retries=6)
@@ -25,6 +26,22 @@ def requeue_stale_documents() -> list[int]:
     ids = pipeline.requeue_stale()
     for document_id in ids:
         ingest_document.delay(document_id)
+    return ids
+
+
+@shared_task(acks_late=True)
+def sync_source(source_id: int) -> str:
+    """Sync one source; its new documents go to the ingestion queue as they are stored."""
+    record = syncing.sync(source_id, queue=ingest_document.delay_on_commit)
+    return record.status if record else "already syncing"
+
+
+@shared_task
+def sync_due_sources() -> list[int]:
+    """Beat's sweep: the sources whose time has come, and those whose sync died, queued."""
+    ids = syncing.resume_and_due()
+    for source_id in ids:
+        sync_source.delay(source_id)
     return ids
 
 

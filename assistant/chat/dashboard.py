@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, pgettext
 
 from assistant.chat.models import Feedback, Message
 from assistant.llm.models import LlmCall
-from ingest.models import Collection
+from ingest.models import Collection, Source, SourceSync
 
 PERMISSION = "assistant.view_llmcall"
 
@@ -291,7 +291,18 @@ def page(request: HttpRequest) -> TemplateResponse:
     form = FilterForm(request.GET or None)
     start, end, collection = form.period()
     context = {"form": form, "start": start, "end": end, **summary(start, end, collection)}
+    context["failing_sources"] = failing_sources()
     return TemplateResponse(request, "chat/dashboard.html", context)
+
+
+def failing_sources() -> list[tuple[Source, SourceSync]]:
+    """Sources whose last sync failed, or could not read some of its pages or files."""
+    failing = []
+    for source in Source.objects.select_related("collection"):
+        last = source.last_sync
+        if last and (last.status == SourceSync.Status.FAILED or last.failed):
+            failing.append((source, last))
+    return failing
 
 
 class _Echo:

@@ -75,7 +75,9 @@ def conversation(request: HttpRequest, conversation_id: int) -> TemplateResponse
     context = {
         "conversation": current,
         "conversations": Conversation.objects.owned_by(request.user)[:50],
-        "messages": current.messages.prefetch_related("citations", "feedback"),
+        "messages": current.messages.prefetch_related(
+            "citations__document__source_item__source", "feedback"
+        ),
         "form": AskForm(
             user=request.user, initial={"collections": list(current.collections.all())}
         ),

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connections
 
 from assistant.lib.schema import ensure_migrated
 from ingest import pipeline, tasks
+from ingest.management.foreground import Foreground
 from ingest.models import Collection, Document
-
-SKIPPED_NAMES = {".DS_Store", "Thumbs.db"}
+from ingest.sources.folder import list_files
 
 
 class Command(BaseCommand):
@@ -48,15 +42,8 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write(f"Created collection {target.name!r}.")
-        files = (
-            [root]
-            if root.is_file()
-            else sorted(
-                p
-                for p in root.rglob("*")
-                if p.is_file() and p.name not in SKIPPED_NAMES and not p.name.startswith(".")
-            )
-        )
+        # The same rules as a folder source (ingest.sources.folder).
+        files = [root] if root.is_file() else list_files(root)[0]
         base = root.parent if root.is_file() else root
         submissions = [
             pipeline.submit(
@@ -83,64 +70,8 @@ class Command(BaseCommand):
             tasks.queue(submissions)
             self.stdout.write(f"Queued {len(ids)} documents for the worker.")
             return
-        seconds = self._work(ids)
+        seconds = Foreground(self.stdout).work(ids)
         self._summary(ids, unchanged, len(skipped), seconds)
-
-    def _work(self, ids: list[int]) -> float:
-        """Process in the foreground, one document per core at a time (INGEST_PROCESSES); the
-        seconds it took."""
-        started = time.monotonic()
-        processes = min(settings.INGEST_PROCESSES, len(ids))
-        try:
-            if processes <= 1:
-                for document_id in ids:
-                    pipeline.process(document_id)
-                    self._progress(ids, every=0.5)
-            else:
-                self._in_parallel(ids, processes)
-            self._progress(ids)
-        finally:
-            # Interrupted: what the foreground did not start goes to a worker instead.
-            for document_id in Document.objects.filter(
-                pk__in=ids, status=Document.Status.QUEUED
-            ).values_list("pk", flat=True):
-                tasks.ingest_document.delay(document_id)
-        return time.monotonic() - started
-
-    def _in_parallel(self, ids: list[int], processes: int) -> None:
-        # Forked children share nothing open: the parent's connections are closed first, and it
-        # has loaded no model (submitting does not embed).
-        connections.close_all()
-        threads = max(1, (os.cpu_count() or 1) // processes)
-        with ProcessPoolExecutor(
-            processes, mp_context=get_context("fork"), initializer=_child, initargs=(threads,)
-        ) as pool:
-            pending = {pool.submit(_process, document_id) for document_id in ids}
-            try:
-                while pending:
-                    done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        future.result()  # a crash in a child is not lost
-                    self._progress(ids, every=0.5)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-
-    _shown = 0.0
-
-    def _progress(self, ids: list[int], every: float = 0.0) -> None:
-        if time.monotonic() - self._shown < every:
-            return
-        self._shown = time.monotonic()
-        done = (
-            Document.objects.filter(pk__in=ids)
-            .exclude(status__in=[Document.Status.QUEUED, Document.Status.PROCESSING])
-            .count()
-        )
-        total = max(len(ids), 1)
-        bar = "#" * (30 * done // total)
-        self.stdout.write(f"\r[{bar:<30}] {done}/{len(ids)} documents", ending="")
-        self.stdout.flush()
 
     def _summary(self, ids: list[int], unchanged: int, skipped: int, seconds: float) -> None:
         documents = Document.objects.filter(pk__in=ids).order_by("source_path")
@@ -155,13 +86,3 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.ERROR(f"  {document.source_path}: {document.failure_reason}")
             )
-
-
-def _child(threads: int) -> None:
-    """A forked ingest process: its own connections, its cores' share of embedding threads."""
-    connections.close_all()
-    settings.EMBEDDING_THREADS = threads
-
-
-def _process(document_id: int) -> None:
-    pipeline.process(document_id)

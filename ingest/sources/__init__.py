@@ -1,0 +1,1 @@
+"""Sources: websites and folders a collection follows, synced on a schedule (see `syncing`)."""
