@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext
 from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -56,7 +57,9 @@ def list_collections(request):
 
 def _require(request, permission: str) -> None:
     if not request.auth.has_perm(permission):
-        raise ApiError(403, "forbidden", "Your account may not change documents; ask an admin.")
+        raise ApiError(
+            403, "forbidden", gettext("Your account may not change documents; ask an admin.")
+        )
 
 
 @router.post(
