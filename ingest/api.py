@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
@@ -60,7 +60,9 @@ def list_collections(request):
 
 def _require(request, permission: str) -> None:
     if not request.auth.has_perm(permission):
-        raise ApiError(403, "forbidden", "Your account may not change documents; ask an admin.")
+        raise ApiError(
+            403, "forbidden", gettext("Your account may not change documents; ask an admin.")
+        )
 
 
 @router.post(
@@ -175,7 +177,7 @@ class SourceIn(Schema):
 
 def _require_sources(request, permission: str) -> None:
     if not request.auth.has_perm(permission):
-        raise ApiError(403, "forbidden", _("Only admins may see, add or sync sources."))
+        raise ApiError(403, "forbidden", gettext("Only admins may see, add or sync sources."))
 
 
 @router.get("/sources", response=list[SourceOut], tags=["sources"])
@@ -226,5 +228,5 @@ def last_sync(request, source_id: int):
     source = get_object_or_404(Source, pk=source_id)
     record = source.last_sync
     if record is None:
-        raise ApiError(404, "never_synced", _("This source has not been synced yet."))
+        raise ApiError(404, "never_synced", gettext("This source has not been synced yet."))
     return record

@@ -7,6 +7,7 @@ embedder, and `manage.py reembed` moves every chunk to the configured one.
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext
 
 from ingest.embedders import Embedder
 from ingest.models import EmbeddingSpace
@@ -33,10 +34,10 @@ def matches(embedder: Embedder) -> bool:
 
 def mismatch_message(embedder: Embedder) -> str:
     space = recorded()
-    return (
-        f"The index holds vectors from {space} but the configured embedder is "
-        f"{embedder.model} ({embedder.dimensions}). Run `manage.py reembed` first."
-    )
+    return gettext(
+        "The index holds vectors from %(space)s but the configured embedder is %(model)s "
+        "(%(dimensions)d). Run `manage.py reembed` first."
+    ) % {"space": space, "model": embedder.model, "dimensions": embedder.dimensions}
 
 
 def record(embedder: Embedder) -> None:

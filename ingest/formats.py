@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from charset_normalizer import from_bytes
 from django.conf import settings
+from django.utils.translation import gettext
 
 from ingest import pdf_streams
 from ingest.ocr import Reader
@@ -30,7 +31,9 @@ IMAGES = {PNG, JPEG, TIFF, WEBP}
 
 
 class IngestError(Exception):
-    """A document that cannot be ingested; the message is shown to the admin as is."""
+    """A document that cannot be ingested; the message is shown to the admin as is, so it is
+    written (gettext) in the language active where it is raised: the pipeline makes that the
+    uploader's (`Document.language`)."""
 
 
 @dataclass
@@ -107,7 +110,7 @@ def decode_text(data: bytes, *, strict: bool = True) -> str:
     if best is not None:
         return str(best)
     if strict:
-        raise IngestError("The text encoding could not be recognised; save it as UTF-8.")
+        raise IngestError(gettext("The text encoding could not be recognised; save it as UTF-8."))
     return data.decode("utf-8", errors="replace")
 
 
@@ -125,21 +128,30 @@ def check_archive(data: bytes, *, limits: ParseLimits, kind: str) -> None:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
             if len(members) > MAX_ARCHIVE_MEMBERS:
-                raise IngestError(f"The {kind} holds {len(members):,} files: too many to read.")
+                raise IngestError(
+                    gettext("The %(kind)s holds %(n)s files: too many to read.")
+                    % {"kind": kind, "n": f"{len(members):,}"}
+                )
             for member in members:
                 crc = 0
                 for chunk in _inflated(data, archive, member):
                     expanded += len(chunk)
                     if expanded > limits.max_uncompressed_bytes:
                         raise IngestError(
-                            f"The {kind} expands to more than {limit_mb} MB: it may be a "
-                            "decompression bomb."
+                            gettext(
+                                "The %(kind)s expands to more than %(mb)d MB: it may be a "
+                                "decompression bomb."
+                            )
+                            % {"kind": kind, "mb": limit_mb}
                         )
                     crc = zlib.crc32(chunk, crc)
                 if crc != member.CRC:
                     raise zipfile.BadZipFile(f"Bad CRC-32 for file {member.filename!r}")
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
-        raise IngestError(f"The {kind} is damaged and cannot be read ({error}).") from None
+        raise IngestError(
+            gettext("The %(kind)s is damaged and cannot be read (%(error)s).")
+            % {"kind": kind, "error": error}
+        ) from None
 
 
 def check_pdf_streams(data: bytes, *, limits: ParseLimits) -> None:
@@ -147,8 +159,8 @@ def check_pdf_streams(data: bytes, *, limits: ParseLimits) -> None:
     limit once decoded (counted a megabyte at a time by ingest.pdf_streams) is refused first."""
     if not pdf_streams.within(data, budget=limits.max_uncompressed_bytes):
         raise IngestError(
-            f"The PDF expands to more than {limits.max_uncompressed_bytes // 2**20} MB: it may be "
-            "a decompression bomb."
+            gettext("The PDF expands to more than %(mb)d MB: it may be a decompression bomb.")
+            % {"mb": limits.max_uncompressed_bytes // 2**20}
         )
 
 

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from django.utils.translation import gettext
+
 from ingest.formats import IngestError, Parsed, ParseLimits
 from ingest.parsers import parse
 
@@ -129,24 +131,24 @@ def _read_until(
 def _death_reason(status: int, max_memory_mb: int, max_seconds: float) -> str:
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
         return _seconds_message(max_seconds)
-    return (
-        f"Reading the file stopped the parser ({_describe_status(status)}); it may need more "
-        f"than {max_memory_mb} MB (PARSE_MAX_MEMORY_MB). Check the file, or raise the limit."
-    )
+    return gettext(
+        "Reading the file stopped the parser (%(status)s); it may need more than %(mb)d MB "
+        "(PARSE_MAX_MEMORY_MB). Check the file, or raise the limit."
+    ) % {"status": _describe_status(status), "mb": max_memory_mb}
 
 
 def _memory_message(max_memory_mb: int) -> str:
-    return (
-        f"Reading the file needed more than {max_memory_mb} MB of memory (PARSE_MAX_MEMORY_MB); "
-        "it may be a decompression bomb. Split the document, or raise the limit."
-    )
+    return gettext(
+        "Reading the file needed more than %(mb)d MB of memory (PARSE_MAX_MEMORY_MB); it may be "
+        "a decompression bomb. Split the document, or raise the limit."
+    ) % {"mb": max_memory_mb}
 
 
 def _seconds_message(max_seconds: float) -> str:
-    return (
-        f"Reading the file took more than {max_seconds:.0f} s (PARSE_MAX_SECONDS). Split the "
+    return gettext(
+        "Reading the file took more than %(seconds).0f s (PARSE_MAX_SECONDS). Split the "
         "document, or raise the limit."
-    )
+    ) % {"seconds": max_seconds}
 
 
 def _describe(error: Exception) -> str:
@@ -156,7 +158,7 @@ def _describe(error: Exception) -> str:
 def _describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         return signal.Signals(os.WTERMSIG(status)).name
-    return f"exit status {os.WEXITSTATUS(status)}"
+    return gettext("exit status %(code)d") % {"code": os.WEXITSTATUS(status)}
 
 
 def _vm_bytes(field: str) -> int:

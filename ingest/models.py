@@ -176,6 +176,15 @@ class Document(models.Model):
         verbose_name=_("ocr pages"),
     )
     failure_reason = models.TextField(blank=True, verbose_name=_("failure reason"))
+    # Its uploader's language when they uploaded it (their saved choice, else their browser's):
+    # a worker writes the failure reason later, with no reader to ask, in this one.
+    language = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=settings.LANGUAGES,
+        help_text=_("The language its failure reason is written in: its uploader's."),
+        verbose_name=_("language"),
+    )
     timings = models.JSONField(
         default=dict, blank=True, help_text=_("Seconds per stage."), verbose_name=_("timings")
     )

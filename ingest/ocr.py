@@ -17,6 +17,7 @@ from functools import cache
 from statistics import median
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from assistant.llm.usage import Usage, normalise_usage
 
@@ -49,8 +50,11 @@ class Reader:
         """The text of a PIL image, paragraphs separated by blank lines."""
         if self.pages >= self.max_pages:
             raise OcrError(
-                f"More than {self.max_pages} pages need text recognition (OCR_MAX_PAGES); split "
-                "the document."
+                gettext(
+                    "More than %(n)d pages need text recognition (OCR_MAX_PAGES); split the "
+                    "document."
+                )
+                % {"n": self.max_pages}
             )
         started = time.monotonic()
         if self.provider == "qwen":
@@ -65,8 +69,11 @@ class Reader:
         self.seconds += time.monotonic() - started
         if self.seconds > self.max_seconds:
             raise OcrError(
-                f"Text recognition took more than {self.max_seconds:.0f} s (OCR_MAX_SECONDS); "
-                "split the document or raise the limit."
+                gettext(
+                    "Text recognition took more than %(seconds).0f s (OCR_MAX_SECONDS); split the "
+                    "document or raise the limit."
+                )
+                % {"seconds": self.max_seconds}
             )
         return text
 
@@ -77,7 +84,7 @@ def _rapidocr(image) -> str:
     try:
         result, _ = _engine()(np.asarray(image.convert("RGB"))[:, :, ::-1])  # RGB to BGR
     except Exception as error:
-        raise OcrError(f"Text recognition failed ({error}).") from None
+        raise OcrError(gettext("Text recognition failed (%(error)s).") % {"error": error}) from None
     return paragraphs(
         [
             (min(p[1] for p in box), max(p[1] for p in box), min(p[0] for p in box), text)
@@ -154,7 +161,10 @@ def _qwen(image) -> tuple[str, Usage, str]:
             max_tokens=4096,
         )
     except openai.OpenAIError as error:
-        raise OcrError(f"Qwen's OCR model failed ({type(error).__name__}: {error}).") from None
+        raise OcrError(
+            gettext("Qwen's OCR model failed (%(error)s).")
+            % {"error": f"{type(error).__name__}: {error}"}
+        ) from None
     text = (response.choices[0].message.content or "").strip()
     usage = normalise_usage(response.usage)
     log.info(

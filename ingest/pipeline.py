@@ -20,7 +20,8 @@ import openai
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from assistant.lib.text import extra_terms, mostly_cjk
 from assistant.llm.calls import embedding_row, ocr_row
@@ -61,26 +62,33 @@ class Submission:
 
     @property
     def message(self) -> str:
+        """For the one who submitted it, in the active language (a failure reason stays in the
+        language it was written in)."""
         doc = self.document
         if self.failed:
-            return f"Not stored: {self.failed}"
+            return gettext("Not stored: %(reason)s") % {"reason": self.failed}
         if doc is None:
-            return f"Skipped {self.source_path}: {self.skipped} is not a document."
+            return gettext("Skipped %(path)s: %(kind)s is not a document.") % {
+                "path": self.source_path,
+                "kind": self.skipped,
+            }
         if self.duplicate and doc.status == Document.Status.FAILED:
-            return (
-                f"Unchanged since it failed as document #{doc.pk}: {doc.failure_reason} "
-                "Retry it from the admin once the cause is fixed."
-            )
+            return gettext(
+                "Unchanged since it failed as document #%(id)d: %(reason)s Retry it from the "
+                "admin once the cause is fixed."
+            ) % {"id": doc.pk, "reason": doc.failure_reason}
         if self.duplicate:
-            return (
-                f"Already in {doc.collection.name} as document #{doc.pk} "
-                f"({doc.source_path}); nothing new to ingest."
-            )
+            return gettext(
+                "Already in %(collection)s as document #%(id)d (%(path)s); nothing new to ingest."
+            ) % {"collection": doc.collection.name, "id": doc.pk, "path": doc.source_path}
         if doc.status == Document.Status.FAILED:
             return doc.failure_reason
         if doc.version > 1:
-            return f"Queued as version {doc.version} of {doc.source_path}."
-        return f"Queued {doc.source_path}."
+            return gettext("Queued as version %(version)d of %(path)s.") % {
+                "version": doc.version,
+                "path": doc.source_path,
+            }
+        return gettext("Queued %(path)s.") % {"path": doc.source_path}
 
 
 def normalise_source_path(path: str) -> str:
@@ -101,7 +109,8 @@ def submit(
     """Store the file as a QUEUED document (`tasks.queue` hands it to a worker; `process` does
     the work in the foreground). What is not a document is skipped; the same bytes again, even
     ones that failed, are not a new document. `source_item`: the page or file of a source
-    (ingest.sources) it came from."""
+    (ingest.sources) it came from. The active language is taken as the uploader's: the
+    reasons written for them later are in it."""
     source_path = normalise_source_path(source_path)
     if kind := not_a_document(source_path):
         return Submission(source_path, skipped=kind)
@@ -134,6 +143,7 @@ def submit(
                 size_bytes=len(data),
                 uploaded_by=uploaded_by,
                 source_item=source_item,
+                language=uploader_language(),
                 replaces=previous,
                 version=previous.version + 1 if previous else 1,
             )
@@ -143,8 +153,11 @@ def submit(
         reason = error.strerror or str(error)
         return Submission(
             source_path,
-            failed=f"the file could not be written to the document storage ({reason}). Check "
-            f"that {settings.MEDIA_ROOT} is writable, then upload it again.",
+            failed=gettext(
+                "the file could not be written to the document storage (%(reason)s). Check that "
+                "%(folder)s is writable, then upload it again."
+            )
+            % {"reason": reason, "folder": settings.MEDIA_ROOT},
         )
     return Submission(source_path, document)
 
@@ -170,6 +183,12 @@ def too_big(size: int) -> bool:
     return size > settings.UPLOAD_MAX_MB * 2**20
 
 
+def uploader_language() -> str:
+    """The language of the one uploading: the request's (their saved choice, else their
+    browser's), or the site's on the command line."""
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
 def refuse_oversized(
     *, collection: Collection, source_path: str, size: int, sha256: str = "", uploaded_by=None
 ) -> Submission:
@@ -182,9 +201,10 @@ def refuse_oversized(
         sha256=sha256,
         size_bytes=size,
         uploaded_by=uploaded_by,
+        language=uploader_language(),
         status=Document.Status.FAILED,
-        failure_reason=f"The file is {size / 2**20:.0f} MB; the limit is "
-        f"{settings.UPLOAD_MAX_MB} MB.",
+        failure_reason=gettext("The file is %(size).0f MB; the limit is %(limit)d MB.")
+        % {"size": size / 2**20, "limit": settings.UPLOAD_MAX_MB},
     )
     return Submission(source_path, document)
 
@@ -192,6 +212,13 @@ def refuse_oversized(
 def process(document_id: int) -> Document:
     """Run the pipeline once for a document; a no-op when another run holds or finished it."""
     document = Document.objects.get(pk=document_id)
+    # A worker has no reader: the reason it stores is for the uploader, in their language (the
+    # parser's child process, forked inside this block, writes in it too).
+    with translation.override(document.language or settings.LANGUAGE_CODE):
+        return _process(document)
+
+
+def _process(document: Document) -> Document:
     lease_s = settings.INGEST_LEASE_S
     claim = document.claim_for_processing(lease_s=lease_s)
     if claim is None:
@@ -210,8 +237,11 @@ def process(document_id: int) -> Document:
     except Exception as error:
         log.exception("ingesting document %s failed", document.pk)
         document.mark_failed(
-            f"Unexpected error while ingesting ({type(error).__name__}: {error}). "
-            "Retry it; if it fails again, report it with this message.",
+            gettext(
+                "Unexpected error while ingesting (%(error)s). Retry it; if it fails again, "
+                "report it with this message."
+            )
+            % {"error": f"{type(error).__name__}: {error}"},
             claim=claim,
         )
     document.refresh_from_db()
@@ -228,7 +258,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
             raise _LostClaim
 
     if not document.file:
-        raise IngestError("The file's bytes were not kept; upload it again.")
+        raise IngestError(gettext("The file's bytes were not kept; upload it again."))
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 

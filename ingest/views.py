@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from ingest import tasks
 from ingest.formats import IMAGES
@@ -29,11 +30,15 @@ def upload(request: HttpRequest) -> HttpResponse:
         query = {
             "ids": ",".join(str(s.document.pk) for s in submissions if s.document),
             "dup": ",".join(str(s.document.pk) for s in submissions if s.duplicate),
-            "skipped": [f"{s.source_path}: {s.skipped}" for s in submissions if s.skipped],
-            "failed": [f"{s.source_path}: {s.failed}" for s in submissions if s.failed],
+            "skipped": [_named(s.source_path, s.skipped) for s in submissions if s.skipped],
+            "failed": [_named(s.source_path, s.failed) for s in submissions if s.failed],
         }
         return redirect(f"{reverse('admin:ingest_upload_status')}?{urlencode(query, doseq=True)}")
-    context = {**admin.site.each_context(request), "form": form, "title": "Upload documents"}
+    context = {
+        **admin.site.each_context(request),
+        "form": form,
+        "title": gettext("Upload documents"),
+    }
     return TemplateResponse(request, "admin/ingest/upload.html", context)
 
 
@@ -45,7 +50,7 @@ def upload_status(request: HttpRequest) -> TemplateResponse:
     rows = sorted(documents, key=lambda d: ids.index(d.pk))
     context = {
         **admin.site.each_context(request),
-        "title": "Upload progress",
+        "title": gettext("Upload progress"),
         "rows": [(d, d.pk in duplicates) for d in rows],
         "skipped": request.GET.getlist("skipped")[:500],
         "failed": request.GET.getlist("failed")[:500],
@@ -55,6 +60,10 @@ def upload_status(request: HttpRequest) -> TemplateResponse:
     if request.htmx:
         template += "#status-table"
     return TemplateResponse(request, template, context)
+
+
+def _named(path: str, what: str) -> str:
+    return gettext("%(path)s: %(what)s") % {"path": path, "what": what}
 
 
 def _ids(raw: str) -> list[int]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePath
 
+from django.utils.translation import gettext
+
 from ingest.formats import (
     CSV,
     DOCX,
@@ -77,15 +79,18 @@ def parse(data: bytes, filename: str, *, limits: ParseLimits | None = None) -> P
     parsed.blocks = [b for b in parsed.blocks if b.text.strip()]
     if sum(len(block.text) for block in parsed.blocks) > limits.max_text_chars:
         raise IngestError(
-            f"The file holds more than {limits.max_text_chars // 2**20} million characters of "
-            "text (PARSE_MAX_TEXT_MB); split it into smaller documents."
+            gettext(
+                "The file holds more than %(n)d million characters of text (PARSE_MAX_TEXT_MB); "
+                "split it into smaller documents."
+            )
+            % {"n": limits.max_text_chars // 2**20}
         )
     if not parsed.blocks:
         if media_type in IMAGES or parsed.ocr_pages:
-            raise IngestError("No text was recognised in the image.")
+            raise IngestError(gettext("No text was recognised in the image."))
         if media_type == PDF:
             raise IngestError(
-                "No text found: the PDF's pages hold neither text nor pictures of it."
+                gettext("No text found: the PDF's pages hold neither text nor pictures of it.")
             )
-        raise IngestError("No text found in the file.")
+        raise IngestError(gettext("No text found in the file."))
     return parsed

@@ -8,6 +8,8 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
+from django.utils.translation import gettext
+
 from ingest.formats import (
     CSV,
     PPTX,
@@ -27,15 +29,19 @@ MAX_ROWS = 200_000
 def parse_pptx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     from pptx import Presentation
 
-    check_archive(data, limits=limits, kind="PowerPoint file")
+    check_archive(data, limits=limits, kind=gettext("PowerPoint file"))
     try:
         presentation = Presentation(io.BytesIO(data))
     except Exception as error:
-        raise IngestError(f"The PowerPoint file is damaged and cannot be read ({error}).") from None
+        raise IngestError(
+            gettext("The PowerPoint file is damaged and cannot be read (%(error)s).")
+            % {"error": error}
+        ) from None
     slides = list(presentation.slides)
     if len(slides) > limits.max_pages:
         raise IngestError(
-            f"The presentation has {len(slides)} slides; the limit is {limits.max_pages}."
+            gettext("The presentation has %(n)d slides; the limit is %(limit)d.")
+            % {"n": len(slides), "limit": limits.max_pages}
         )
     blocks: list[Block] = []
     first_title = ""
@@ -80,11 +86,13 @@ def _shape_texts(shapes, *, skip=None) -> Iterator[str]:
 def parse_xlsx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     import openpyxl
 
-    check_archive(data, limits=limits, kind="Excel file")
+    check_archive(data, limits=limits, kind=gettext("Excel file"))
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:
-        raise IngestError(f"The Excel file is damaged and cannot be read ({error}).") from None
+        raise IngestError(
+            gettext("The Excel file is damaged and cannot be read (%(error)s).") % {"error": error}
+        ) from None
     try:
         blocks: list[Block] = []
         for sheet in workbook.worksheets:
@@ -113,7 +121,8 @@ def _table_blocks(rows: Iterable, section: str, *, budget: int) -> Iterator[Bloc
     for count, row in enumerate(rows):
         if count >= budget:
             raise IngestError(
-                f"The spreadsheet has more than {MAX_ROWS:,} rows; split it into smaller files."
+                gettext("The spreadsheet has more than %(n)s rows; split it into smaller files.")
+                % {"n": f"{MAX_ROWS:,}"}
             )
         cells = ["" if value is None else str(value).strip() for value in row]
         if not any(cells):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+from django.utils.translation import gettext
+
 from ingest.formats import PDF, Block, IngestError, Parsed, ParseLimits, check_pdf_streams
 from ingest.ocr import OcrError, Reader
 from ingest.parsers.pdf_text import Heading, page_paragraphs
@@ -19,13 +21,18 @@ def parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     except pdfium.PdfiumError as error:
         if "password" in str(error).lower():
             raise IngestError(
-                "The PDF is encrypted. Remove its password and upload it again."
+                gettext("The PDF is encrypted. Remove its password and upload it again.")
             ) from None
-        raise IngestError(f"The PDF is damaged and cannot be read ({error}).") from None
+        raise IngestError(
+            gettext("The PDF is damaged and cannot be read (%(error)s).") % {"error": error}
+        ) from None
     try:
         count = len(document)
         if count > limits.max_pages:
-            raise IngestError(f"The PDF has {count} pages; the limit is {limits.max_pages}.")
+            raise IngestError(
+                gettext("The PDF has %(n)d pages; the limit is %(limit)d.")
+                % {"n": count, "limit": limits.max_pages}
+            )
         headings = _pdf_outline(document)
         reader = Reader(max_pages=limits.max_ocr_pages, max_seconds=limits.max_ocr_seconds)
         texts: list[str] = []
@@ -42,9 +49,14 @@ def parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
                 texts.append(text)
                 page.close()
             except pdfium.PdfiumError as error:
-                raise IngestError(f"Page {index + 1} of the PDF is damaged ({error}).") from None
+                raise IngestError(
+                    gettext("Page %(page)d of the PDF is damaged (%(error)s).")
+                    % {"page": index + 1, "error": error}
+                ) from None
             except OcrError as error:
-                raise IngestError(f"Page {index + 1}: {error}") from None
+                raise IngestError(
+                    gettext("Page %(page)d: %(error)s") % {"page": index + 1, "error": error}
+                ) from None
         title = (document.get_metadata_dict().get("Title") or "").strip()
     finally:
         document.close()

@@ -10,6 +10,9 @@ import re
 import zipfile
 from pathlib import PurePath
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from ingest.formats import (
     CSV,
     DOCX,
@@ -28,14 +31,14 @@ from ingest.formats import (
     decode_text,
 )
 
-SUPPORTED = (
+SUPPORTED = _(
     "supported types are PDF, Word (.docx), PowerPoint (.pptx), Excel (.xlsx), CSV, HTML, "
     "Markdown, plain text and images (PNG, JPEG, TIFF, WebP)"
 )
 _LEGACY_OFFICE = {
-    ".doc": ("Word document (.doc)", ".docx"),
-    ".xls": ("Excel file (.xls)", ".xlsx"),
-    ".ppt": ("PowerPoint file (.ppt)", ".pptx"),
+    ".doc": (_("Word document (.doc)"), ".docx"),
+    ".xls": (_("Excel file (.xls)"), ".xlsx"),
+    ".ppt": (_("PowerPoint file (.ppt)"), ".pptx"),
 }
 # What a file name promises, for catching names that lie about binary formats.
 _EXTENSION_FAMILY = {
@@ -60,18 +63,18 @@ _EXTENSION_FAMILY = {
     ".rst": "text",
 }
 _DESCRIPTION = {
-    PDF: "a PDF",
-    DOCX: "a Word document",
-    PPTX: "a PowerPoint file",
-    XLSX: "an Excel file",
-    CSV: "a CSV table",
-    PNG: "a PNG image",
-    JPEG: "a JPEG image",
-    TIFF: "a TIFF image",
-    WEBP: "a WebP image",
+    PDF: _("a PDF"),
+    DOCX: _("a Word document"),
+    PPTX: _("a PowerPoint file"),
+    XLSX: _("an Excel file"),
+    CSV: _("a CSV table"),
+    PNG: _("a PNG image"),
+    JPEG: _("a JPEG image"),
+    TIFF: _("a TIFF image"),
+    WEBP: _("a WebP image"),
     HTML: "HTML",
     MARKDOWN: "Markdown",
-    TEXT: "plain text",
+    TEXT: _("plain text"),
 }
 _IMAGE_SIGNATURES = [
     (b"\x89PNG", PNG),
@@ -80,44 +83,50 @@ _IMAGE_SIGNATURES = [
     (b"MM\x00*", TIFF),
 ]
 _SIGNATURES = [
-    (b"GIF8", "a GIF image: save it as PNG"),
-    (b"\x7fELF", "a program"),
-    (b"MZ", "a Windows program"),
-    (b"\x1f\x8b", "a gzip archive"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"OggS", "audio"),
-    (b"ID3", "audio"),
-    (b"RIFF", "audio or video"),
+    (b"GIF8", _("a GIF image: save it as PNG")),
+    (b"\x7fELF", _("a program")),
+    (b"MZ", _("a Windows program")),
+    (b"\x1f\x8b", _("a gzip archive")),
+    (b"Rar!", _("a RAR archive")),
+    (b"7z\xbc\xaf", _("a 7-Zip archive")),
+    (b"OggS", _("audio")),
+    (b"ID3", _("audio")),
+    (b"RIFF", _("audio or video")),
 ]
 
 
 # What a website export or a file share carries beside its documents. Never indexed: a folder
 # ingest or an upload skips these and counts them. Photos and screenshots are read by OCR.
-_NOT_DOCUMENTS = {
-    "a stylesheet": {".css", ".scss", ".less"},
-    "a script": {".js", ".mjs", ".cjs", ".map"},
-    "a font": {".woff", ".woff2", ".ttf", ".otf", ".eot"},
-    "an icon or a drawing": {".gif", ".svg", ".ico", ".bmp"},
-}
+# (Pairs, not a dict keyed by the names: a lazy translation is hashed by its text, and no
+# language is ready at import.)
+_NOT_DOCUMENTS = [
+    (_("a stylesheet"), {".css", ".scss", ".less"}),
+    (_("a script"), {".js", ".mjs", ".cjs", ".map"}),
+    (_("a font"), {".woff", ".woff2", ".ttf", ".otf", ".eot"}),
+    (_("an icon or a drawing"), {".gif", ".svg", ".ico", ".bmp"}),
+]
 
 
 def not_a_document(filename: str) -> str | None:
-    """What the file is when its name says it is not a document ("a stylesheet"), else None."""
+    """What the file is when its name says it is not a document ("a stylesheet", in the active
+    language), else None."""
     suffix = PurePath(filename).suffix.lower()
-    return next((kind for kind, suffixes in _NOT_DOCUMENTS.items() if suffix in suffixes), None)
+    return next((str(kind) for kind, suffixes in _NOT_DOCUMENTS if suffix in suffixes), None)
 
 
 def sniff(data: bytes, filename: str) -> str:
     """The media type of `data`, judged by its bytes; raises IngestError for what we can't read."""
     if not data.strip():
-        raise IngestError("The file is empty.")
+        raise IngestError(gettext("The file is empty."))
     suffix = PurePath(filename).suffix.lower()
     if data.startswith(b"\xd0\xcf\x11\xe0"):  # the OLE container of Office 97-2003
-        kind, newer = _LEGACY_OFFICE.get(suffix, ("Office file", ".docx, .xlsx or .pptx"))
+        kind, newer = _LEGACY_OFFICE.get(suffix, (_("Office file"), _(".docx, .xlsx or .pptx")))
         raise IngestError(
-            f"The file is an old {kind}, a format that is not read. Open it in Office or "
-            f"LibreOffice, save it as {newer} and upload that."
+            gettext(
+                "The file is an old %(kind)s, a format that is not read. Open it in Office or "
+                "LibreOffice, save it as %(newer)s and upload that."
+            )
+            % {"kind": kind, "newer": newer}
         )
     media_type = _sniff_bytes(data)
     promised = _EXTENSION_FAMILY.get(suffix)
@@ -126,8 +135,11 @@ def sniff(data: bytes, filename: str) -> str:
         promised = media_type  # a .jpg that is a PNG is still a picture to read
     if promised and promised != family:
         raise IngestError(
-            f"The file is named {suffix} but its content is {_DESCRIPTION[media_type]}. "
-            "Rename it to match its content and upload it again."
+            gettext(
+                "The file is named %(suffix)s but its content is %(content)s. Rename it to match "
+                "its content and upload it again."
+            )
+            % {"suffix": suffix, "content": _DESCRIPTION[media_type]}
         )
     if media_type in {TEXT, HTML} and suffix in {".md", ".markdown"}:
         return MARKDOWN  # whatever raw HTML it embeds, a Markdown file stays Markdown
@@ -146,14 +158,18 @@ def _sniff_bytes(data: bytes) -> str:
         try:
             names = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
         except zipfile.BadZipFile:
-            raise IngestError("The file looks like a ZIP archive but is damaged.") from None
+            raise IngestError(
+                gettext("The file looks like a ZIP archive but is damaged.")
+            ) from None
         if "word/document.xml" in names:
             return DOCX
         if "ppt/presentation.xml" in names:
             return PPTX
         if "xl/workbook.xml" in names:
             return XLSX
-        raise IngestError("The file is a ZIP archive, not a document. Upload its files instead.")
+        raise IngestError(
+            gettext("The file is a ZIP archive, not a document. Upload its files instead.")
+        )
     for signature, media_type in _IMAGE_SIGNATURES:
         if head.startswith(signature):
             return media_type
@@ -161,9 +177,15 @@ def _sniff_bytes(data: bytes) -> str:
         return WEBP
     for signature, description in _SIGNATURES:
         if head.startswith(signature):
-            raise IngestError(f"The file is {description}; {SUPPORTED}.")
+            raise IngestError(
+                gettext("The file is %(what)s; %(supported)s.")
+                % {"what": description, "supported": SUPPORTED}
+            )
     if b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise IngestError(f"The file is binary data of an unknown type; {SUPPORTED}.")
+        raise IngestError(
+            gettext("The file is binary data of an unknown type; %(supported)s.")
+            % {"supported": SUPPORTED}
+        )
     sample = decode_text(data[:4096], strict=False).lstrip().lower()
     if sample.startswith(("<!doctype html", "<html")) or re.search(
         r"<(head|body|title|h1|p|div)[\s>]", sample[:1000]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import re
 
+from django.utils.translation import gettext
+
 from ingest.formats import DOCX, Block, IngestError, Outline, Parsed, ParseLimits, check_archive
 
 
@@ -17,7 +19,10 @@ def parse_docx(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as error:
-        raise IngestError(f"The Word document is damaged and cannot be read ({error}).") from None
+        raise IngestError(
+            gettext("The Word document is damaged and cannot be read (%(error)s).")
+            % {"error": error}
+        ) from None
     outline = Outline()
     blocks: list[Block] = []
     title = (document.core_properties.title or "").strip()

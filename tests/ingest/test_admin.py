@@ -3,11 +3,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from assistant.accounts import roles
+from assistant.accounts.models import UserLanguage
 from ingest import pipeline
 from ingest.models import Document
 from tests.ingest import files
@@ -41,6 +43,55 @@ def test_an_admin_uploads_good_and_broken_files_and_sees_each_status(admin_clien
     assert "named .pdf but its content is a PNG image" in page
     assert "All done." in page
     assert 'hx-trigger="every 1s"' not in page, "polling stops when everything finished"
+
+
+@pytest.mark.parametrize(
+    ("saved", "browser", "worker", "empty", "unknown"),
+    [
+        (
+            "zh-hans",
+            "en",
+            "en",
+            "文件为空。",
+            "该文件是未知类型的二进制数据；支持的类型有 PDF、Word（.docx）",
+        ),
+        (
+            "en",
+            "zh-CN",
+            "zh-hans",
+            "The file is empty.",
+            "The file is binary data of an unknown type; supported types are PDF, Word (.docx)",
+        ),
+    ],
+)
+def test_a_failure_reason_is_written_in_the_uploaders_saved_language(
+    client, admin_user, collection, saved, browser, worker, empty, unknown
+):
+    """The worker writes the reason with nobody reading: in the language the uploader chose,
+    whatever their browser asks for and whatever the worker's own language is."""
+    UserLanguage.objects.create(user=admin_user, language=saved)
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/ingest/document/upload/",
+        {
+            "collection": collection.pk,
+            "files": [
+                SimpleUploadedFile("blank.txt", b"  \n"),
+                SimpleUploadedFile("data.bin", b"\x00\x01\x02\x03" * 64),
+            ],
+        },
+        HTTP_ACCEPT_LANGUAGE=browser,
+    )
+    with translation.override(worker):  # the worker's language, not the uploader's
+        for document in Document.objects.all():
+            pipeline.process(document.pk)
+
+    page = client.get(response["Location"], HTTP_ACCEPT_LANGUAGE=browser).content.decode()
+
+    reasons = dict(Document.objects.values_list("source_path", "failure_reason"))
+    assert reasons["blank.txt"] == empty
+    assert reasons["data.bin"].startswith(unknown)
+    assert empty in page and unknown in page
 
 
 def test_the_upload_report_lists_stylesheets_and_images_as_skipped(admin_client, collection):

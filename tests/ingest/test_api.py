@@ -52,6 +52,26 @@ def test_a_stylesheet_is_skipped_with_a_message_and_no_document(admin_client, co
     assert list(Document.objects.values_list("source_path", flat=True)) == ["guide.md"]
 
 
+def test_refusals_answered_in_the_request_follow_its_language(
+    admin_client, client, django_user_model, collection, settings
+):
+    settings.UPLOAD_MAX_MB = 1
+    url = f"/api/v1/collections/{collection.pk}/documents"
+    uploads = [_file("site.css", b"body { margin: 0 }"), _file("big.txt", b"x" * (2 * 2**20))]
+    client.force_login(django_user_model.objects.create_user("reader", password="pw-reader-1"))
+
+    chinese = admin_client.post(url, {"files": uploads}, HTTP_ACCEPT_LANGUAGE="zh-CN").json()
+    forbidden = client.post(url, {"files": [_file("a.txt", b"hi")]}, HTTP_ACCEPT_LANGUAGE="zh-CN")
+
+    assert chinese[0]["message"] == "已跳过 site.css：样式表不是文档。"
+    assert chinese[1]["message"] == "文件大小为 2 MB，上限为 1 MB。"
+    assert chinese[1]["document"]["failure_reason"] == "文件大小为 2 MB，上限为 1 MB。"
+    assert forbidden.json()["error"] == {
+        "code": "forbidden",
+        "message": "你的账号无权修改文档，请联系管理员。",
+    }
+
+
 def test_oversized_upload_is_refused_with_the_limit(admin_client, collection, settings):
     settings.UPLOAD_MAX_MB = 1
 
