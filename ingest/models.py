@@ -555,6 +555,8 @@ class SourceSync(models.Model):
     COUNTS = ("seen", "added", "changed", "unchanged", "removed", "failed", "skipped")
 
     class Meta:
+        verbose_name = _("source sync")
+        verbose_name_plural = _("source syncs")
         ordering = ["-started_at"]
         get_latest_by = "started_at"
 
@@ -606,6 +608,8 @@ class SourceItem(models.Model):
     removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("source item")
+        verbose_name_plural = _("source items")
         ordering = ["key"]
         constraints = [
             models.UniqueConstraint(fields=["source", "key"], name="source_item_key_unique")

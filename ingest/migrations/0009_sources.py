@@ -75,6 +75,8 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ['key'],
+                'verbose_name': 'source item',
+                'verbose_name_plural': 'source items',
             },
         ),
         migrations.AddField(
@@ -105,6 +107,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['-started_at'],
                 'get_latest_by': 'started_at',
+                'verbose_name': 'source sync',
+                'verbose_name_plural': 'source syncs',
             },
         ),
         migrations.AddField(
