@@ -48,6 +48,7 @@ def test_every_task_the_beat_schedule_names_is_a_registered_task():
     assert scheduled == {
         "ingest.tasks.requeue_stale_documents",
         "assistant.chat.tasks.close_abandoned_answers",
+        "ingest.tasks.sync_due_sources",
     }
 
 
