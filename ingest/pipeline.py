@@ -8,10 +8,13 @@ transaction. A worker that dies mid-way leaves no chunks behind; its lease runs 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -19,7 +22,7 @@ from pathlib import PurePosixPath
 import openai
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -224,7 +227,8 @@ def _process(document: Document) -> Document:
     if claim is None:
         return document
     try:
-        _run(document, claim, lease_s)
+        with _lease_kept(document, claim, lease_s):
+            _run(document, claim, lease_s)
     except IngestError as error:
         document.mark_failed(str(error), claim=claim)
     except TRANSIENT as error:
@@ -250,6 +254,30 @@ def _process(document: Document) -> Document:
 
 class _LostClaim(Exception):
     pass
+
+
+@contextlib.contextmanager
+def _lease_kept(document: Document, claim: uuid.UUID, lease_s: int) -> Iterator[None]:
+    """While the run works, a thread renews its lease every third of it, so the lease says that
+    this worker lives however long one step (a batch of passages, the final write) takes on a
+    busy machine; a worker that dies stops renewing, and the sweeper hands the document on. The
+    run's own progress reports still find out when the claim was lost."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        try:
+            while not stop.wait(lease_s / 3):
+                document.report(claim, lease_s=lease_s)
+        finally:
+            connection.close()  # this thread's own connection
+
+    keeper = threading.Thread(target=renew, name=f"lease-{document.pk}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join()
 
 
 def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
