@@ -78,6 +78,7 @@ class AnswerOut(Schema):
     provider: str
     model: str
     cached: bool
+    upgraded: bool = Field(description="Answered again by the strong model after a doubtful draft.")
     content_gap: bool
     notice: str
     error: str
@@ -130,7 +131,9 @@ def _conversation_for(user, body: AskIn) -> tuple[Conversation, list[Collection]
             200: {
                 "description": "The answer as JSON; with `stream: true`, `text/event-stream`: "
                 '`status` events ({"status", "message_id"}), `delta` events ({"text"}) and '
-                "one final `done` event whose data is this same JSON.",
+                "one final `done` event whose data is this same JSON. A `status` event `upgrading` "
+                "means the draft was doubtful and the strong model answers again: the text "
+                "starts over with the deltas after it.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             429: {"description": "Over quota or too many open answers; see Retry-After."},

@@ -61,6 +61,7 @@ class Message(models.Model):
         CREATED = "created", _("Waiting")
         RETRIEVING = "retrieving", _("Searching…")
         GENERATING = "generating", _("Writing…")
+        UPGRADING = "upgrading", _("Checking with a stronger model…")
         SUCCEEDED = "succeeded", _("Done")
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Stopped")
@@ -68,7 +69,7 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", _("Interrupted")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
-    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING)
+    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING, Status.UPGRADING)
 
     conversation = models.ForeignKey(
         Conversation,
@@ -110,6 +111,10 @@ class Message(models.Model):
         max_length=64, blank=True, db_index=True, verbose_name=_("cache key")
     )
     cached = models.BooleanField(default=False, verbose_name=_("cached"))
+    # Draft -> final: a low-confidence draft answered again by the strong model; the draft is
+    # kept for the review queue, the reader sees the final answer only.
+    upgraded = models.BooleanField(default=False, verbose_name=_("upgraded"))
+    draft_text = models.TextField(blank=True, verbose_name=_("draft"))
     stop_requested = models.BooleanField(default=False, verbose_name=_("stop requested"))
     # The quota reserved when the question was asked, settled to real usage once it ends.
     quota_day = models.DateField(null=True, blank=True, verbose_name=_("quota day"))

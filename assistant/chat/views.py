@@ -170,7 +170,10 @@ async def render_event(item: Event) -> str:
     if item.kind == Kind.DELTA:
         return sse.event("delta", escape(item.data))
     if item.kind == Kind.STATUS:
-        return sse.event("status", Message.Status(item.data).label)
+        status = sse.event("status", Message.Status(item.data).label)
+        if item.data == Message.Status.UPGRADING:
+            return status + sse.event("restart", "")  # the final answer replaces the draft
+        return status
     html = await sync_to_async(render_to_string)(
         "chat/_message.html", {"message": item.data, "final": True}
     )
