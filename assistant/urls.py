@@ -18,6 +18,7 @@ urlpatterns = [
     path("chat/messages/<int:message_id>/stop", views.stop, name="stop"),
     path("chat/messages/<int:message_id>/answer", views.answer_without_javascript, name="answer"),
     path("chat/messages/<int:message_id>/feedback", views.feedback, name="feedback"),
+    path("chat/messages/<int:message_id>/documents", views.ask_documents, name="ask_documents"),
     path("search/", views.search, name="search"),
     path("account/", accounts.account, name="account"),
     path("language", accounts.set_language, name="set_language"),

@@ -28,6 +28,8 @@ from assistant.chat.events import Event, Kind
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
+from assistant.chat.reviewed import as_hits
+from assistant.chat.reviewed import match as match_reviewed
 from assistant.chat.rewrite import search_query
 from assistant.chat.searching import search_as
 from assistant.chat.upgrade import doubtful, may_upgrade
@@ -74,6 +76,7 @@ FINAL_FIELDS = (
     "cached",
     "upgraded",
     "draft_text",
+    "reviewed_answer",
 )
 HISTORY_TURNS = 3
 
@@ -230,6 +233,13 @@ class _Run:
         """Retrieve, then write the answer as DELTA events; how it ended goes to self.outcome."""
         message = self.message
         question, history, collection_ids = await sync_to_async(self._question_and_history)()
+        if message.use_reviewed and not history:
+            # A question that stands alone may have been answered by staff already. (A
+            # follow-up leans on its conversation: the documents answer it.)
+            reviewed = await sync_to_async(self._reviewed)(question, collection_ids)
+            if reviewed is not None:
+                yield self._delta(reviewed.answer)
+                return
         provider = get_provider()
         standalone, rewrite = await search_query(
             question, history, provider, user=self.user, message=message, deadline=self.deadline
@@ -366,6 +376,21 @@ class _Run:
             fallback=finished.model != model,
             kind=LlmCall.Kind.FINAL,
         )
+
+    def _reviewed(self, question: str, collection_ids: list[int] | None):
+        """The reviewed answer for the question, made this answer's (no model call)."""
+        found = match_reviewed(
+            self.user,
+            question,
+            collection_ids=collection_ids,
+            message=self.message,
+            calls=self.calls,
+        )
+        if found is not None:
+            self.message.reviewed_answer = found
+            self.message.standalone_question = question[:2000]
+            self.hits = as_hits(found)
+        return found
 
     def _delta(self, text: str) -> Event:
         self.text.append(text)

@@ -36,6 +36,11 @@ class AskIn(Schema):
     )
     stream: bool = Field(False, description="Answer as text/event-stream (see below).")
     high_accuracy: bool = Field(False, description="Use the strong model tier.")
+    use_reviewed_answers: bool = Field(
+        True,
+        description="Answer from a reviewed answer when one means the same; false: ask the "
+        "documents instead.",
+    )
 
 
 _FIRST_NUMBER = re.compile(r"\d+")
@@ -79,6 +84,9 @@ class AnswerOut(Schema):
     model: str
     cached: bool
     upgraded: bool = Field(description="Answered again by the strong model after a doubtful draft.")
+    reviewed_answer_id: int | None = Field(
+        description="Served from this reviewed answer (no model call)."
+    )
     content_gap: bool
     notice: str
     error: str
@@ -162,6 +170,7 @@ def _asked(user, body: AskIn) -> Message:
         question=body.question.strip(),
         high_accuracy=body.high_accuracy,
         collections=collections,
+        use_reviewed=body.use_reviewed_answers,
     )
     message.conversation = conversation
     return message

@@ -50,7 +50,12 @@ def blank_conversation(owner) -> Conversation:
 
 
 def ask(
-    *, conversation: Conversation, question: str, high_accuracy: bool, collections=None
+    *,
+    conversation: Conversation,
+    question: str,
+    high_accuracy: bool,
+    collections=None,
+    use_reviewed: bool = True,
 ) -> Message:
     """Store the question and an assistant message waiting to be answered by the stream.
 
@@ -81,6 +86,7 @@ def ask(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             high_accuracy=high_accuracy,
+            use_reviewed=use_reviewed,
             quota_day=day,
             reserved_tokens=tokens,
             reserved_cost_usd=cost,
