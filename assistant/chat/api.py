@@ -85,7 +85,7 @@ class AnswerOut(Schema):
     cached: bool
     upgraded: bool = Field(description="Answered again by the strong model after a doubtful draft.")
     reviewed_answer_id: int | None = Field(
-        description="Served from this reviewed answer (no model call)."
+        None, description="Served from this reviewed answer (no model call)."
     )
     content_gap: bool
     notice: str

@@ -15,6 +15,7 @@ from assistant.accounts import quotas
 from assistant.accounts.models import QuotaCounter
 from assistant.chat import conversations
 from assistant.chat.answers import answer_events
+from assistant.chat.api import _render
 from assistant.chat.events import Event, Kind
 from assistant.chat.models import Conversation, Message
 from assistant.chat.views import render_event
@@ -237,3 +238,9 @@ def test_the_reader_sees_the_upgrade_in_english_and_chinese():
     assert "event: status\ndata: Checking with a stronger model…" in english
     assert "event: restart\n" in english, "the draft's text is cleared for the final answer"
     assert "正在用更强的模型核对" in chinese
+
+
+def test_the_api_stream_carries_the_upgrade_in_its_status_event():
+    event = async_to_sync(_render)(Event(Kind.STATUS, Message.Status.UPGRADING), message_id=7)
+
+    assert event == 'event: status\ndata: {"status": "upgrading", "message_id": 7}\n\n'
