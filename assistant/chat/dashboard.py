@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from assistant.chat import review_queue
 from assistant.chat.models import Feedback, Message
 from assistant.llm.models import LlmCall
 from ingest.models import Collection, Source, SourceSync
@@ -296,6 +297,7 @@ def page(request: HttpRequest) -> TemplateResponse:
     start, end, collection = form.period()
     context = {"form": form, "start": start, "end": end, **summary(start, end, collection)}
     context["failing_sources"] = failing_sources()
+    context["review"] = review_queue.counts()
     return TemplateResponse(request, "chat/dashboard.html", context)
 
 

@@ -339,3 +339,60 @@ class ReviewedCitation(models.Model):
 
     def __str__(self) -> str:
         return f"[{self.n}] {self.title}"
+
+
+class Review(models.Model):
+    """How staff resolved an answer in the review queue (one per answer)."""
+
+    class Resolution(models.TextChoices):
+        ANSWERED = "answered", _("Reviewed answer written")
+        CONTENT_GAP = "content_gap", _("Content gap")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="review", verbose_name=_("answer")
+    )
+    resolution = models.CharField(
+        max_length=12, choices=Resolution.choices, verbose_name=_("resolution")
+    )
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    reviewed_answer = models.ForeignKey(
+        ReviewedAnswer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed answer"),
+    )
+    # A content gap names what is missing: a document to extend or a collection to add to.
+    document = models.ForeignKey(
+        Document,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("document"),
+    )
+    collection = models.ForeignKey(
+        Collection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("collection"),
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(auto_now_add=True, verbose_name=_("resolved at"))
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+
+    def __str__(self) -> str:
+        return f"{self.get_resolution_display()}: {self.message_id}"
