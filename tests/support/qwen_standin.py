@@ -405,6 +405,14 @@ def main() -> None:
     parser.add_argument("--first-token-delay-s", type=float, default=0.0)
     parser.add_argument("--chunk-delay-s", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=0, help="deltas per answer; 0: DEFAULT_TEXT")
+    parser.add_argument(
+        "--reply-for",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("MODEL", "TEXT"),
+        help="how MODEL answers (e.g. qwen-plus 'The documents do not cover it.')",
+    )
     args = parser.parse_args()
     default = Reply(first_token_delay_s=args.first_token_delay_s, chunk_delay_s=args.chunk_delay_s)
     if args.tokens:
@@ -412,7 +420,8 @@ def main() -> None:
     # Blocked before the server's threads start, so they inherit the mask and sigwait gets them.
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    server = StandIn(host=args.host, port=args.port, default=default).start()
+    by_model = {model: Reply(text=text) for model, text in args.reply_for}
+    server = StandIn(host=args.host, port=args.port, default=default, by_model=by_model).start()
     print(server.base_url, flush=True)
     signal.sigwait(stop_signals)
     server.stop()
