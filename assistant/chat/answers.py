@@ -286,27 +286,17 @@ class _Run:
         # Who writes it, and the prompt's size: what the sweeper charges if this process dies.
         message.provider, message.model = provider.name, model
         message.prompt_tokens = estimate_usage(build_messages(request), []).prompt_tokens
-        answer = stream_answer(provider, request, deadline=self.deadline)
         try:
-            async for event in self._relay(answer):
+            async for event in self._generate(provider, request, deadline=self.deadline):
                 yield event
-        except StreamBroken as error:
-            log.warning("stream broke after the first token: %s", error)
-            message.error = str(error.user_message)
-            self.outcome = Outcome(
-                provider=provider.name,
-                model=model,
-                usage=estimate_usage(build_messages(request), self.text),
-                status=Message.Status.FAILED,
-                call=LlmCall.Outcome.BROKEN,
-            )
-            return
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)  # each try is recorded already
             message.notice = notices.quoting_instead(error.user_message)
             async for event in self._relay(ExtractiveProvider().stream(request)):
                 yield event
+        if self.outcome.status == Message.Status.FAILED:
+            return
         finished = self.finished
         assert finished is not None
         message.notice = message.notice or finished.notice
@@ -345,26 +335,18 @@ class _Run:
         # The person is reading the draft meanwhile: the final answer gets a budget of its own.
         deadline = time.monotonic() + settings.LLM_FIRST_TOKEN_BUDGET_S
         try:
-            async for event in self._relay(stream_answer(provider, request, deadline=deadline)):
+            async for event in self._generate(
+                provider, request, deadline=deadline, kind=LlmCall.Kind.FINAL
+            ):
                 yield event
-        except StreamBroken as error:
-            log.warning("the final answer's stream broke after the first token: %s", error)
-            message.error = str(error.user_message)
-            self.outcome = Outcome(
-                provider=provider.name,
-                model=model,
-                usage=estimate_usage(build_messages(request), self.text),
-                status=Message.Status.FAILED,
-                call=LlmCall.Outcome.BROKEN,
-                kind=LlmCall.Kind.FINAL,
-            )
-            return
         except ProviderError as error:
             log.error("the strong model failed, the draft stands: %s", error)
             message.model, message.upgraded = drafted.model, False
             message.content_gap = says_not_covered(message.draft_text)
             self.outcome = replace(drafted, recorded=True)
             yield self._delta(message.draft_text)
+            return
+        if self.outcome.status == Message.Status.FAILED:
             return
         finished = self.finished
         assert finished is not None
@@ -376,6 +358,32 @@ class _Run:
             fallback=finished.model != model,
             kind=LlmCall.Kind.FINAL,
         )
+
+    async def _generate(
+        self,
+        provider: ChatProvider | ExtractiveProvider,
+        request: AnswerRequest,
+        *,
+        deadline: float,
+        kind: LlmCall.Kind = LlmCall.Kind.ANSWER,
+    ) -> AsyncIterator[Event]:
+        """Relay the model's answer. A stream broken after its first token ends the answer
+        FAILED with what was written (self.outcome says so); a ProviderError before any text
+        is the caller's to handle."""
+        try:
+            async for event in self._relay(stream_answer(provider, request, deadline=deadline)):
+                yield event
+        except StreamBroken as error:
+            log.warning("stream broke after the first token: %s", error)
+            self.message.error = str(error.user_message)
+            self.outcome = Outcome(
+                provider=provider.name,
+                model=provider.model_for(request.tier),
+                usage=estimate_usage(build_messages(request), self.text),
+                status=Message.Status.FAILED,
+                call=LlmCall.Outcome.BROKEN,
+                kind=kind,
+            )
 
     def _reviewed(self, question: str, collection_ids: list[int] | None):
         """The reviewed answer for the question, made this answer's (no model call)."""

@@ -226,6 +226,7 @@ def test_stop_ends_the_answer_in_either_phase(person, standin, phase):
     )
     message.refresh_from_db()
     assert message.quota_settled
+    wait_for(lambda: standin.disconnects == 1)  # the model's request was cancelled upstream
 
 
 def test_the_reader_sees_the_upgrade_in_english_and_chinese():
