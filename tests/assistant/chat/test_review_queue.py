@@ -196,3 +196,45 @@ def test_a_flagged_reviewed_answer_is_confirmed_from_the_queue(staff, guide, ann
     assert f'id="reviewed-{reviewed.pk}"' in page
     reviewed.refresh_from_db()
     assert not reviewed.needs_review
+
+
+def test_staff_reach_the_form_from_an_answer_in_the_chat_and_from_a_search_result(
+    staff, guide, ann, settings
+):
+    settings.ANSWER_PROVIDER = "extractive"
+    sam = Group.objects.get(name="staff").user_set.get()
+    own = answered(sam, "How many questions a day?", "200 [1].")
+
+    chat = staff.get(f"/chat/{own.conversation_id}/").content.decode()
+    search = staff.get("/search/", {"q": "questions a day"}).content.decode()
+    prefilled = staff.get("/review/new", {"q": "questions a day", "document": guide.pk, "page": 1})
+    client = Client()
+    client.force_login(ann)
+
+    assert f"/review/answers/{own.pk}/write" in chat
+    assert f"/review/new?q=questions%20a%20day&amp;document={guide.pk}" in search
+    assert 'value="questions a day"' in prefilled.content.decode()
+    assert f"{guide.pk} p1" in prefilled.content.decode()
+    assert "/review/" not in client.get("/search/", {"q": "questions a day"}).content.decode()
+
+
+def test_saving_in_the_admin_reviews_it_now(admin_client, admin_user, guide):
+    saved = admin_client.post(
+        "/admin/assistant/reviewedanswer/add/",
+        {
+            "question": "How many questions may I ask each day?",
+            "answer": "200 [1].",
+            "variants": '["每天可以问多少个问题？"]',
+            "collections": [guide.collection_id],
+            "citations-TOTAL_FORMS": "1",
+            "citations-INITIAL_FORMS": "0",
+            "citations-0-n": "1",
+            "citations-0-document": str(guide.pk),
+            "citations-0-page": "",
+        },
+    )
+
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    reviewed = ReviewedAnswer.objects.get()
+    assert reviewed.reviewed_by == admin_user and len(reviewed.vectors) == 2
+    assert reviewed.citations.get().document_version == guide.version
