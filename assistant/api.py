@@ -24,6 +24,7 @@ from assistant.accounts.quotas import QuotaExceeded
 from assistant.chat.api import router as chat
 from assistant.chat.conversations import TooManyOpenAnswers
 from assistant.chat.installation import describe
+from assistant.chat.reviewed_api import router as reviewed
 from assistant.chat.search_api import router as search
 from assistant.lib import outage
 from assistant.lib.api import ApiError
@@ -247,5 +248,5 @@ def health(request):
     return describe()
 
 
-for _router in [service, search, documents, chat, quota]:
+for _router in [service, search, documents, chat, reviewed, quota]:
     api.add_router("/v1/", _router)

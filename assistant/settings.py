@@ -186,6 +186,11 @@ QWEN_BASE_URL = env_str("QWEN_BASE_URL", "https://dashscope-intl.aliyuncs.com/co
 QWEN_MODEL_FAST = env_str("QWEN_MODEL_FAST", "qwen-turbo")
 QWEN_MODEL = env_str("QWEN_MODEL", "qwen-plus")
 QWEN_MODEL_STRONG = env_str("QWEN_MODEL_STRONG", "qwen-max")
+# A low-confidence draft is answered again, once, by QWEN_MODEL_STRONG ("draft -> final").
+AUTO_UPGRADE = env_bool("AUTO_UPGRADE", True)
+# How close in meaning (cosine, best phrasing) a question must be to a reviewed answer to get it;
+# calibrated for the local multilingual encoder in bench/reviewed_answers.py.
+REVIEWED_ANSWER_MIN_SIMILARITY = env_float("REVIEWED_ANSWER_MIN_SIMILARITY", 0.80)
 QWEN_FALLBACK_MODELS = env_list("QWEN_FALLBACK_MODELS", ["qwen-turbo"])
 QWEN_ENABLE_THINKING = env_bool("QWEN_ENABLE_THINKING", False)
 

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from assistant.accounts import views as accounts
 from assistant.api import api
-from assistant.chat import dashboard, views
+from assistant.chat import dashboard, review_views, views
 from ingest import views as ingest_views
 
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("chat/messages/<int:message_id>/stop", views.stop, name="stop"),
     path("chat/messages/<int:message_id>/answer", views.answer_without_javascript, name="answer"),
     path("chat/messages/<int:message_id>/feedback", views.feedback, name="feedback"),
+    path("chat/messages/<int:message_id>/documents", views.ask_documents, name="ask_documents"),
     path("search/", views.search, name="search"),
     path("account/", accounts.account, name="account"),
     path("language", accounts.set_language, name="set_language"),
@@ -25,6 +26,17 @@ urlpatterns = [
     path("account/tokens/<int:token_id>/revoke", accounts.revoke_token, name="revoke_token"),
     # The usage dashboard (its paths kept for bookmarks).
     path("usage/", dashboard.page, name="dashboard"),
+    path("review/", review_views.queue, name="review_queue"),
+    path("review/export.csv", review_views.export_csv, name="review_csv"),
+    path("review/new", review_views.write, name="review_new"),
+    path("review/answers/<int:message_id>/write", review_views.write, name="review_write"),
+    path("review/answers/<int:message_id>/resolve", review_views.resolve, name="review_resolve"),
+    path("review/reviewed/<int:reviewed_id>/edit", review_views.write, name="review_edit"),
+    path(
+        "review/reviewed/<int:reviewed_id>/confirm",
+        review_views.confirm_reviewed,
+        name="review_confirm",
+    ),
     path("usage/export.csv", dashboard.export_csv, name="dashboard_csv"),
     path("documents/<int:document_id>/", ingest_views.source, name="source"),
     path("documents/<int:document_id>/file", ingest_views.download, name="download"),

@@ -185,6 +185,8 @@ def start_app(standin_url: str, log: Path) -> tuple[subprocess.Popen, str]:
         "QUOTA_TOKENS_PER_DAY": "0",
         "QUOTA_COST_PER_MONTH": "0",
         "MAX_OPEN_STREAMS_PER_USER": "0",
+        # One model call per answer: the stream's latency, not a second (draft -> final) try.
+        "AUTO_UPGRADE": "false",
         # Every benchmark user logs in from 127.0.0.1.
         "LOGIN_ATTEMPTS_PER_ADDRESS": "1000",
         # As in production: one INFO line per model call is part of the cost.

@@ -126,6 +126,7 @@ def qwen_env(standin: StandIn) -> dict[str, str]:
         "QWEN_API_KEY": "sk-test-not-a-real-key",
         "QWEN_BASE_URL": standin.base_url,
         "QUERY_REWRITE": "off",
+        "AUTO_UPGRADE": "false",  # a scripted reply is the answer (test_upgrade.py: the upgrade)
     }
 
 
@@ -195,6 +196,9 @@ def live_server_url(django_db_setup, django_db_blocker, standin_server) -> Itera
         "MAX_OPEN_STREAMS_PER_USER": str(LIVE_SERVER_MAX_OPEN_STREAMS),
         # Qwen3 thinking on: the stand-in then streams reasoning_content before the answer.
         "QWEN_ENABLE_THINKING": "true",
+        # A scripted reply is the answer here, cited or not; draft -> final is tested in
+        # process (tests/assistant/chat/test_upgrade.py).
+        "AUTO_UPGRADE": "false",
     }
     try:
         server, url = app_server.start(env)

@@ -105,3 +105,9 @@ def test_ocr_scan_runs_on_a_tiny_scan(tmp_path):
     out = bench("ocr_scan.py", "--corpus", str(tmp_path), "--pages", "1", "--dpi", "100")
 
     assert "pages read by OCR: 1" in out
+
+
+def test_reviewed_answers_prints_its_calibration():
+    out = bench("reviewed_answers.py")
+
+    assert "near misses served" in out and "0.80" in out

@@ -2,8 +2,8 @@
 
 - admin: manage collections, documents and who reads them, users and their quotas; see usage,
   cost and feedback (the Django admin and the usage dashboard).
-- staff: support staff: everything a user does, plus downloading original files, reading
-  feedback and the usage dashboard.
+- staff: support staff: everything a user does, plus downloading original files, writing
+  reviewed answers and working the review queue, reading feedback and the usage dashboard.
 - user: chat and search in the collections they may read.
 
 The groups are (re)created after every migrate; new accounts join "user"; members of admin or
@@ -19,6 +19,13 @@ from django.db.models.signals import m2m_changed, post_migrate, post_save
 
 ADMIN, STAFF, USER = "admin", "staff", "user"
 
+# Writing reviewed answers and working the review queue: support staff's job, and admins'.
+REVIEWING = [
+    f"assistant.{action}_{model}"
+    for action in ("add", "change", "delete", "view")
+    for model in ("reviewedanswer", "reviewedcitation")
+]
+
 PERMISSIONS = {
     ADMIN: [
         "ingest.*",
@@ -29,6 +36,7 @@ PERMISSIONS = {
         "assistant.view_llmcall",
         "assistant.view_feedback",
         "assistant.view_message",
+        *REVIEWING,
         "assistant.view_apitoken",
         "assistant.delete_apitoken",
         "auth.view_user",
@@ -41,6 +49,7 @@ PERMISSIONS = {
         "ingest.view_document",
         "assistant.view_feedback",
         "assistant.view_llmcall",
+        *REVIEWING,
     ],
     USER: [],
 }

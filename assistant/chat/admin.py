@@ -1,9 +1,18 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from assistant.chat.models import Conversation, EvaluationRun, Feedback, Message
+from assistant.chat.models import (
+    Conversation,
+    EvaluationRun,
+    Feedback,
+    Message,
+    ReviewedAnswer,
+    ReviewedCitation,
+)
+from assistant.chat.reviewed import embed_phrasings
 
 
 @admin.register(Feedback)
@@ -142,3 +151,40 @@ class EvaluationRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class ReviewedCitationInline(admin.TabularInline):
+    model = ReviewedCitation
+    fields = ["n", "document", "page", "title", "document_version"]
+    readonly_fields = ["title", "document_version"]
+    raw_id_fields = ["document"]
+    extra = 1
+
+
+@admin.register(ReviewedAnswer)
+class ReviewedAnswerAdmin(admin.ModelAdmin):
+    """Saving here reviews the answer now: its phrasings are embedded again, its citations
+    pinned to their documents' current versions, and a flag for review cleared."""
+
+    list_display = ["question", "needs_review", "reviewed_by", "reviewed_at"]
+    list_filter = ["needs_review", "collections"]
+    search_fields = ["question", "answer"]
+    fields = ["question", "answer", "variants", "collections", "needs_review", "review_reason"]
+    readonly_fields = ["review_reason"]
+    inlines = [ReviewedCitationInline]
+
+    def save_model(self, request, obj, form, change):
+        obj.reviewed_by, obj.reviewed_at = request.user, timezone.now()
+        obj.review_reason = "" if not obj.needs_review else obj.review_reason
+        embed_phrasings(obj)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        citations = formset.save(commit=False)
+        for citation in citations:
+            if citation.document is not None:
+                citation.document_version = citation.document.version
+                citation.title = citation.document.title or citation.document.source_path
+            citation.save()
+        for gone in formset.deleted_objects:
+            gone.delete()

@@ -13,7 +13,7 @@ import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
@@ -28,8 +28,11 @@ from assistant.chat.events import Event, Kind
 from assistant.chat.highlight import snippet
 from assistant.chat.models import Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
+from assistant.chat.reviewed import as_hits
+from assistant.chat.reviewed import match as match_reviewed
 from assistant.chat.rewrite import search_query
 from assistant.chat.searching import search_as
+from assistant.chat.upgrade import doubtful, may_upgrade
 from assistant.lib import notify
 from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError, StreamBroken
@@ -71,6 +74,9 @@ FINAL_FIELDS = (
     "content_gap",
     "cache_key",
     "cached",
+    "upgraded",
+    "draft_text",
+    "reviewed_answer",
 )
 HISTORY_TURNS = 3
 
@@ -163,6 +169,8 @@ class Outcome:
     call: LlmCall.Outcome = LlmCall.Outcome.OK
     fallback: bool = False
     cited: bool = True
+    kind: LlmCall.Kind = LlmCall.Kind.ANSWER
+    recorded: bool = False  # its call is in _Run.calls already (a draft that stood)
 
 
 class _Run:
@@ -225,6 +233,13 @@ class _Run:
         """Retrieve, then write the answer as DELTA events; how it ended goes to self.outcome."""
         message = self.message
         question, history, collection_ids = await sync_to_async(self._question_and_history)()
+        if message.use_reviewed and not history:
+            # A question that stands alone may have been answered by staff already. (A
+            # follow-up leans on its conversation: the documents answer it.)
+            reviewed = await sync_to_async(self._reviewed)(question, collection_ids)
+            if reviewed is not None:
+                yield self._delta(reviewed.answer)
+                return
         provider = get_provider()
         standalone, rewrite = await search_query(
             question, history, provider, user=self.user, message=message, deadline=self.deadline
@@ -271,27 +286,17 @@ class _Run:
         # Who writes it, and the prompt's size: what the sweeper charges if this process dies.
         message.provider, message.model = provider.name, model
         message.prompt_tokens = estimate_usage(build_messages(request), []).prompt_tokens
-        answer = stream_answer(provider, request, deadline=self.deadline)
         try:
-            async for event in self._relay(answer):
+            async for event in self._generate(provider, request, deadline=self.deadline):
                 yield event
-        except StreamBroken as error:
-            log.warning("stream broke after the first token: %s", error)
-            message.error = str(error.user_message)
-            self.outcome = Outcome(
-                provider=provider.name,
-                model=model,
-                usage=estimate_usage(build_messages(request), self.text),
-                status=Message.Status.FAILED,
-                call=LlmCall.Outcome.BROKEN,
-            )
-            return
         except ProviderError as error:
             # Every retry and fallback model failed before any text: quote the passages instead.
             log.error("answer provider failed: %s", error)  # each try is recorded already
             message.notice = notices.quoting_instead(error.user_message)
             async for event in self._relay(ExtractiveProvider().stream(request)):
                 yield event
+        if self.outcome.status == Message.Status.FAILED:
+            return
         finished = self.finished
         assert finished is not None
         message.notice = message.notice or finished.notice
@@ -305,6 +310,95 @@ class _Run:
         )
         if self.outcome.fallback and finished.provider == provider.name:
             message.notice = message.notice or notices.answered_by_fallback(finished.model, model)
+        if (
+            may_upgrade(provider, high_accuracy=message.high_accuracy)
+            and finished.provider == provider.name
+            and doubtful("".join(self.text), passages=len(self.hits), found=found)
+        ):
+            async for event in self._upgrade(provider, request):
+                yield event
+
+    async def _upgrade(self, provider: ChatProvider, draft: AnswerRequest) -> AsyncIterator[Event]:
+        """Answer once more on the strong tier, in place of a doubtful draft: the draft's call
+        is recorded, its text kept for the review queue; the reader's text starts over (the
+        UPGRADING status says so). Should the strong model give no text, the draft stands."""
+        message, drafted = self.message, self.outcome
+        self.calls.append(self._call(drafted, first_token_ms=message.first_token_ms))
+        message.draft_text, message.upgraded = "".join(self.text), True
+        message.notice, message.content_gap = "", False
+        request = replace(draft, tier=Tier.STRONG)
+        model = provider.model_for(Tier.STRONG)
+        message.model = model
+        await sync_to_async(self._set_status)(Message.Status.UPGRADING)
+        yield Event(Kind.STATUS, Message.Status.UPGRADING)
+        self.text, self.finished = [], None
+        # The person is reading the draft meanwhile: the final answer gets a budget of its own.
+        deadline = time.monotonic() + settings.LLM_FIRST_TOKEN_BUDGET_S
+        try:
+            async for event in self._generate(
+                provider, request, deadline=deadline, kind=LlmCall.Kind.FINAL
+            ):
+                yield event
+        except ProviderError as error:
+            log.error("the strong model failed, the draft stands: %s", error)
+            message.model, message.upgraded = drafted.model, False
+            message.content_gap = says_not_covered(message.draft_text)
+            self.outcome = replace(drafted, recorded=True)
+            yield self._delta(message.draft_text)
+            return
+        if self.outcome.status == Message.Status.FAILED:
+            return
+        finished = self.finished
+        assert finished is not None
+        message.content_gap = says_not_covered("".join(self.text))
+        self.outcome = Outcome(
+            provider=finished.provider,
+            model=finished.model,
+            usage=finished.usage,
+            fallback=finished.model != model,
+            kind=LlmCall.Kind.FINAL,
+        )
+
+    async def _generate(
+        self,
+        provider: ChatProvider | ExtractiveProvider,
+        request: AnswerRequest,
+        *,
+        deadline: float,
+        kind: LlmCall.Kind = LlmCall.Kind.ANSWER,
+    ) -> AsyncIterator[Event]:
+        """Relay the model's answer. A stream broken after its first token ends the answer
+        FAILED with what was written (self.outcome says so); a ProviderError before any text
+        is the caller's to handle."""
+        try:
+            async for event in self._relay(stream_answer(provider, request, deadline=deadline)):
+                yield event
+        except StreamBroken as error:
+            log.warning("stream broke after the first token: %s", error)
+            self.message.error = str(error.user_message)
+            self.outcome = Outcome(
+                provider=provider.name,
+                model=provider.model_for(request.tier),
+                usage=estimate_usage(build_messages(request), self.text),
+                status=Message.Status.FAILED,
+                call=LlmCall.Outcome.BROKEN,
+                kind=kind,
+            )
+
+    def _reviewed(self, question: str, collection_ids: list[int] | None):
+        """The reviewed answer for the question, made this answer's (no model call)."""
+        found = match_reviewed(
+            self.user,
+            question,
+            collection_ids=collection_ids,
+            message=self.message,
+            calls=self.calls,
+        )
+        if found is not None:
+            self.message.reviewed_answer = found
+            self.message.standalone_question = question[:2000]
+            self.hits = as_hits(found)
+        return found
 
     def _delta(self, text: str) -> Event:
         self.text.append(text)
@@ -374,6 +468,7 @@ class _Run:
             first_token_ms,
             self._elapsed_ms(),
             outcome=outcome.call,
+            kind=outcome.kind,
             cached=self.message.cached,
             fallback=outcome.fallback,
         )
@@ -398,7 +493,7 @@ class _Run:
         calls = [self._call(outcome, first_token_ms=message.first_token_ms)]
         await self._save(
             FINAL_FIELDS,
-            calls if outcome.provider else [],
+            calls if outcome.provider and not outcome.recorded else [],
             citations=used if outcome.cited else set(),
         )
         self.done = True
@@ -458,6 +553,7 @@ class _Run:
                 model=message.model or "unknown",
                 usage=usage,
                 call=LlmCall.Outcome.CANCELLED,
+                kind=LlmCall.Kind.FINAL if message.upgraded else LlmCall.Kind.ANSWER,
             )
             calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
         await self._save(UNFINISHED_FIELDS, calls)

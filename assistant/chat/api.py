@@ -36,6 +36,11 @@ class AskIn(Schema):
     )
     stream: bool = Field(False, description="Answer as text/event-stream (see below).")
     high_accuracy: bool = Field(False, description="Use the strong model tier.")
+    use_reviewed_answers: bool = Field(
+        True,
+        description="Answer from a reviewed answer when one means the same; false: ask the "
+        "documents instead.",
+    )
 
 
 _FIRST_NUMBER = re.compile(r"\d+")
@@ -78,6 +83,10 @@ class AnswerOut(Schema):
     provider: str
     model: str
     cached: bool
+    upgraded: bool = Field(description="Answered again by the strong model after a doubtful draft.")
+    reviewed_answer_id: int | None = Field(
+        None, description="Served from this reviewed answer (no model call)."
+    )
     content_gap: bool
     notice: str
     error: str
@@ -130,7 +139,9 @@ def _conversation_for(user, body: AskIn) -> tuple[Conversation, list[Collection]
             200: {
                 "description": "The answer as JSON; with `stream: true`, `text/event-stream`: "
                 '`status` events ({"status", "message_id"}), `delta` events ({"text"}) and '
-                "one final `done` event whose data is this same JSON.",
+                "one final `done` event whose data is this same JSON. A `status` event `upgrading` "
+                "means the draft was doubtful and the strong model answers again: the text "
+                "starts over with the deltas after it.",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
             429: {"description": "Over quota or too many open answers; see Retry-After."},
@@ -159,6 +170,7 @@ def _asked(user, body: AskIn) -> Message:
         question=body.question.strip(),
         high_accuracy=body.high_accuracy,
         collections=collections,
+        use_reviewed=body.use_reviewed_answers,
     )
     message.conversation = conversation
     return message

@@ -15,11 +15,11 @@ from assistant.chat import notices
 from assistant.chat.charging import record_calls, settle_quota
 from assistant.chat.models import Conversation, Message
 from assistant.chat.rendering import render
+from assistant.chat.upgrade import reservation
 from assistant.lib import notify
 from assistant.lib.text import estimate_tokens
 from assistant.llm.calls import call_row
 from assistant.llm.models import LlmCall
-from assistant.llm.prompts import Tier
 from assistant.llm.providers import get_provider
 from assistant.llm.usage import Usage
 
@@ -50,7 +50,12 @@ def blank_conversation(owner) -> Conversation:
 
 
 def ask(
-    *, conversation: Conversation, question: str, high_accuracy: bool, collections=None
+    *,
+    conversation: Conversation,
+    question: str,
+    high_accuracy: bool,
+    collections=None,
+    use_reviewed: bool = True,
 ) -> Message:
     """Store the question and an assistant message waiting to be answered by the stream.
 
@@ -58,9 +63,7 @@ def ask(
     per-user limit (TooManyOpenAnswers); a refused question leaves nothing behind.
     """
     owner = conversation.owner
-    tokens, cost = quotas.estimate(
-        get_provider().model_for(Tier.STRONG if high_accuracy else Tier.DEFAULT)
-    )
+    tokens, cost = reservation(get_provider(), high_accuracy=high_accuracy)
     with transaction.atomic():
         with connection.cursor() as cursor:
             # One question at a time per user, across processes: its open answers are counted
@@ -83,6 +86,7 @@ def ask(
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             high_accuracy=high_accuracy,
+            use_reviewed=use_reviewed,
             quota_day=day,
             reserved_tokens=tokens,
             reserved_cost_usd=cost,

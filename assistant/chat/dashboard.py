@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from assistant.chat import review_queue
 from assistant.chat.models import Feedback, Message
 from assistant.llm.models import LlmCall
 from ingest.models import Collection, Source, SourceSync
@@ -165,6 +166,8 @@ def _call_figures() -> dict:
         "answers": Count("pk", filter=answer),
         "errors": Count("pk", filter=answer & ~Q(outcome=LlmCall.Outcome.OK)),
         "fallbacks": Count("pk", filter=answer & Q(fallback=True)),
+        "upgrades": Count("pk", filter=Q(kind=LlmCall.Kind.FINAL)),
+        "upgrade_cost": Sum("cost_usd", filter=Q(kind=LlmCall.Kind.FINAL), default=0),
     }
 
 
@@ -173,10 +176,11 @@ def _first_token_figures() -> dict:
 
 
 def _rates(figures: dict) -> dict:
-    """Errors and fallbacks as a percentage of the answers."""
+    """Errors, fallbacks and upgrades (draft -> final) as a percentage of the answers."""
     answers = figures["answers"]
     return {
-        name: 100 * figures[name] / answers if answers else 0 for name in ("errors", "fallbacks")
+        name: 100 * figures[name] / answers if answers else 0
+        for name in ("errors", "fallbacks", "upgrades")
     }
 
 
@@ -219,6 +223,7 @@ def summary(start: date, end: date, collection: Collection | None) -> dict:
             "questions": sum(questions.values()),
             "error_rate": total_rates["errors"],
             "fallback_rate": total_rates["fallbacks"],
+            "upgrade_rate": total_rates["upgrades"],
             "ttft_p50": ttft["p50"],
             "ttft_p95": ttft["p95"],
         },
@@ -292,6 +297,7 @@ def page(request: HttpRequest) -> TemplateResponse:
     start, end, collection = form.period()
     context = {"form": form, "start": start, "end": end, **summary(start, end, collection)}
     context["failing_sources"] = failing_sources()
+    context["review"] = review_queue.counts()
     return TemplateResponse(request, "chat/dashboard.html", context)
 
 

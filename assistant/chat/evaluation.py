@@ -4,7 +4,11 @@ Each question is asked in a conversation of its own, by the inactive `evaluation
 quota, reads only the collection under test), with the configured provider and no answer cache.
 The figures: how often it answers and how often it says "not covered", on answerable and
 unanswerable questions and per language; the share of answers whose cited passages include a
-gold page (or document); time to first token; tokens and cost of every call the answers made.
+gold page (or document); time to first token; tokens and cost of every call the answers made;
+how often a draft was answered again by the strong model (draft -> final) and the cost per
+answer with and without those second tries; and how reviewed answers matched: a question marked
+`"reviewed": true` (a paraphrase of a reviewed question) should get one, one marked `false` (a
+near miss) should not.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from assistant.accounts.models import QuotaOverride
 from assistant.chat.answers import answer_fully
@@ -62,6 +66,7 @@ def answer_row(item: dict, collection: Collection, user) -> dict:
         prompt=Sum("prompt_tokens", default=0),
         completion=Sum("completion_tokens", default=0),
         cost=Sum("cost_usd", default=Decimal(0)),
+        final_cost=Sum("cost_usd", filter=Q(kind=LlmCall.Kind.FINAL), default=Decimal(0)),
     )
     return {
         **item,
@@ -71,6 +76,9 @@ def answer_row(item: dict, collection: Collection, user) -> dict:
         "first_token_ms": message.first_token_ms,
         "tokens": calls["prompt"] + calls["completion"],
         "cost_usd": float(calls["cost"]),
+        "final_cost_usd": float(calls["final_cost"]),
+        "upgraded": message.upgraded,
+        "reviewed_answer_id": message.reviewed_answer_id,
         "message_id": message.pk,
     }
 
@@ -92,4 +100,24 @@ def summarise_answers(rows: list[dict]) -> dict:
         "tokens": sum(r["tokens"] for r in rows),
         "tokens_per_question": sum(r["tokens"] for r in rows) / len(rows) if rows else 0.0,
         "cost_usd": round(sum(r["cost_usd"] for r in rows), 6),
+        "upgrade_rate": mean([1.0 if r["upgraded"] else 0.0 for r in rows]),
+        "cost_per_answer_usd": round(mean([r["cost_usd"] for r in rows]), 6),
+        "cost_per_answer_without_upgrade_usd": round(
+            mean([r["cost_usd"] - r["final_cost_usd"] for r in rows]), 6
+        ),
+        "reviewed_answers": reviewed_matches(rows),
+    }
+
+
+def reviewed_matches(rows: list[dict]) -> dict:
+    """Reviewed answers served: to paraphrases (true matches, or missed) and to near misses
+    (false matches), counted over the questions that say which they are."""
+    expected = [r for r in rows if r.get("reviewed") is True]
+    near_misses = [r for r in rows if r.get("reviewed") is False]
+    return {
+        "served": sum(1 for r in rows if r["reviewed_answer_id"]),
+        "paraphrases": len(expected),
+        "true_matches": sum(1 for r in expected if r["reviewed_answer_id"]),
+        "near_misses": len(near_misses),
+        "false_matches": sum(1 for r in near_misses if r["reviewed_answer_id"]),
     }

@@ -61,6 +61,7 @@ class Message(models.Model):
         CREATED = "created", _("Waiting")
         RETRIEVING = "retrieving", _("Searching…")
         GENERATING = "generating", _("Writing…")
+        UPGRADING = "upgrading", _("Checking with a stronger model…")
         SUCCEEDED = "succeeded", _("Done")
         FAILED = "failed", _("Failed")
         CANCELLED = "cancelled", _("Stopped")
@@ -68,7 +69,7 @@ class Message(models.Model):
         INTERRUPTED = "interrupted", _("Interrupted")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
-    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING)
+    OPEN = (Status.CREATED, Status.RETRIEVING, Status.GENERATING, Status.UPGRADING)
 
     conversation = models.ForeignKey(
         Conversation,
@@ -110,6 +111,20 @@ class Message(models.Model):
         max_length=64, blank=True, db_index=True, verbose_name=_("cache key")
     )
     cached = models.BooleanField(default=False, verbose_name=_("cached"))
+    # Draft -> final: a low-confidence draft answered again by the strong model; the draft is
+    # kept for the review queue, the reader sees the final answer only.
+    upgraded = models.BooleanField(default=False, verbose_name=_("upgraded"))
+    draft_text = models.TextField(blank=True, verbose_name=_("draft"))
+    # Served from a reviewed answer; False on "ask the documents instead".
+    reviewed_answer = models.ForeignKey(
+        "ReviewedAnswer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="served",
+        verbose_name=_("reviewed answer"),
+    )
+    use_reviewed = models.BooleanField(default=True, verbose_name=_("use reviewed answers"))
     stop_requested = models.BooleanField(default=False, verbose_name=_("stop requested"))
     # The quota reserved when the question was asked, settled to real usage once it ends.
     quota_day = models.DateField(null=True, blank=True, verbose_name=_("quota day"))
@@ -220,3 +235,164 @@ class EvaluationRun(models.Model):
             "collection": self.collection_name,
             "when": f"{self.created_at:%Y-%m-%d %H:%M}",
         }
+
+
+class ReviewedAnswerQuerySet(models.QuerySet):
+    def servable(self) -> ReviewedAnswerQuerySet:
+        """Not waiting for review (a cited document changed or went)."""
+        return self.filter(needs_review=False)
+
+    def readable_by(self, user) -> ReviewedAnswerQuerySet:
+        """Those whose every collection `user` may read (one unreadable collection hides it)."""
+        readable = Collection.objects.readable_by(user).values("pk")
+        return self.exclude(collections__in=Collection.objects.exclude(pk__in=readable))
+
+    def flag_changed(self) -> int:
+        """Mark for review those citing a document that changed, went or was deleted since the
+        review: they are not served until someone confirms them. Returns how many."""
+        changed = ReviewedCitation.objects.filter(
+            models.Q(document__isnull=True)
+            | ~models.Q(document__status=Document.Status.READY)
+            | ~models.Q(document__version=models.F("document_version"))
+        )
+        return self.filter(needs_review=False, citations__in=changed).update(
+            needs_review=True, review_reason=gettext("A cited document changed or was removed.")
+        )
+
+
+class ReviewedAnswer(models.Model):
+    """An answer support staff wrote or corrected: served first to a question that means the
+    same (by meaning, across languages), within the reader's collections."""
+
+    question = models.TextField(verbose_name=_("question"))
+    answer = models.TextField(
+        help_text=_("Markdown; [1], [2]… point to the citations in their order."),
+        verbose_name=_("answer"),
+    )
+    variants = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_("Other ways to ask it, in English and Chinese."),
+        verbose_name=_("question variants"),
+    )
+    collections = models.ManyToManyField(
+        Collection,
+        related_name="+",
+        help_text=_("Shown only to people who may read every one of these."),
+        verbose_name=_("collections"),
+    )
+    # One vector per phrasing (the question, then each variant), in the embedder's space.
+    vectors = models.JSONField(default=list, blank=True, editable=False)
+    embedder = models.CharField(max_length=100, blank=True, editable=False)
+    source_message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("answer it corrects"),
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    reviewed_at = models.DateTimeField(verbose_name=_("reviewed at"))
+    needs_review = models.BooleanField(default=False, verbose_name=_("needs review"))
+    review_reason = models.CharField(max_length=300, blank=True, verbose_name=_("why"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    objects = ReviewedAnswerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reviewed answer")
+        verbose_name_plural = _("reviewed answers")
+        ordering = ["-reviewed_at", "-pk"]
+
+    def __str__(self) -> str:
+        return self.question[:80]
+
+    @property
+    def phrasings(self) -> list[str]:
+        return [self.question, *self.variants]
+
+
+class ReviewedCitation(models.Model):
+    reviewed_answer = models.ForeignKey(
+        ReviewedAnswer, on_delete=models.CASCADE, related_name="citations"
+    )
+    n = models.PositiveSmallIntegerField(verbose_name=_("n"))
+    document = models.ForeignKey(
+        Document, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("document")
+    )
+    # The version reviewed: another one (or none) means the answer waits for review.
+    document_version = models.PositiveIntegerField(verbose_name=_("document version"))
+    page = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("page"))
+    title = models.CharField(max_length=500, blank=True, verbose_name=_("title"))
+
+    class Meta:
+        verbose_name = _("reviewed citation")
+        verbose_name_plural = _("reviewed citations")
+        ordering = ["n"]
+
+    def __str__(self) -> str:
+        return f"[{self.n}] {self.title}"
+
+
+class Review(models.Model):
+    """How staff resolved an answer in the review queue (one per answer)."""
+
+    class Resolution(models.TextChoices):
+        ANSWERED = "answered", _("Reviewed answer written")
+        CONTENT_GAP = "content_gap", _("Content gap")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="review", verbose_name=_("answer")
+    )
+    resolution = models.CharField(
+        max_length=12, choices=Resolution.choices, verbose_name=_("resolution")
+    )
+    note = models.CharField(max_length=500, blank=True, verbose_name=_("reason"))
+    reviewed_answer = models.ForeignKey(
+        ReviewedAnswer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reviewed answer"),
+    )
+    # A content gap names what is missing: a document to extend or a collection to add to.
+    document = models.ForeignKey(
+        Document,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("document"),
+    )
+    collection = models.ForeignKey(
+        Collection,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("collection"),
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(auto_now_add=True, verbose_name=_("resolved at"))
+
+    class Meta:
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+
+    def __str__(self) -> str:
+        return f"{self.get_resolution_display()}: {self.message_id}"

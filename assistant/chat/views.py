@@ -129,6 +129,33 @@ def ask(request: HttpRequest, conversation_id: int) -> HttpResponse:
         return _refused(request, str(refusal), retry_after=refusal.retry_after_s)
     except conversations.TooManyOpenAnswers as refusal:
         return _refused(request, str(refusal), retry_after=5)
+    return _asked(request, current, reply)
+
+
+@login_required
+@require_POST
+def ask_documents(request: HttpRequest, message_id: int) -> HttpResponse:
+    """ "Ask the documents instead" of a reviewed answer: the same question again, answered
+    from the documents this time."""
+    served = _message(request, message_id)
+    question = served.conversation.messages.filter(pk__lt=served.pk, role="user").last()
+    if question is None:
+        raise Http404
+    try:
+        reply = conversations.ask(
+            conversation=served.conversation,
+            question=question.text,
+            high_accuracy=served.high_accuracy,
+            use_reviewed=False,
+        )
+    except quotas.QuotaExceeded as refusal:
+        return _refused(request, str(refusal), retry_after=refusal.retry_after_s)
+    except conversations.TooManyOpenAnswers as refusal:
+        return _refused(request, str(refusal), retry_after=5)
+    return _asked(request, served.conversation, reply)
+
+
+def _asked(request: HttpRequest, current: Conversation, reply: Message) -> HttpResponse:
     if request.htmx:
         context = {
             # The question and its reply: the conversation's last two messages up to the reply
@@ -170,7 +197,10 @@ async def render_event(item: Event) -> str:
     if item.kind == Kind.DELTA:
         return sse.event("delta", escape(item.data))
     if item.kind == Kind.STATUS:
-        return sse.event("status", Message.Status(item.data).label)
+        status = sse.event("status", Message.Status(item.data).label)
+        if item.data == Message.Status.UPGRADING:
+            return status + sse.event("restart", "")  # the final answer replaces the draft
+        return status
     html = await sync_to_async(render_to_string)(
         "chat/_message.html", {"message": item.data, "final": True}
     )

@@ -19,6 +19,7 @@ class LlmCall(models.Model):
 
     class Kind(models.TextChoices):
         ANSWER = "answer", _("Answer")
+        FINAL = "final", _("Final answer (stronger model)")
         REWRITE = "rewrite", _("Query rewrite")
         EMBEDDING = "embedding", _("Embedding")
         RERANK = "rerank", _("Rerank")

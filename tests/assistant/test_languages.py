@@ -383,6 +383,12 @@ def pages_of(site, role: str) -> dict[str, str]:
     }
     if role in {"staff", "admin"}:
         pages |= {"usage": "/usage/", "admin": "/admin/"}
+        answer = conversation.messages.filter(role="assistant").first()
+        pages |= {
+            "review queue": "/review/",
+            "reviewed answer from an answer": f"/review/answers/{answer.pk}/write",
+            "reviewed answer from search": f"/review/new?q=提问&document={site['document'].pk}",
+        }
     if role == "admin":
         pages |= {
             "upload": "/admin/ingest/document/upload/",
@@ -395,6 +401,8 @@ def pages_of(site, role: str) -> dict[str, str]:
             "model calls": "/admin/assistant/llmcall/",
             "tokens": "/admin/assistant/apitoken/",
             "evaluation runs": "/admin/assistant/evaluationrun/",
+            "reviewed answers": "/admin/assistant/reviewedanswer/",
+            "new reviewed answer": "/admin/assistant/reviewedanswer/add/",
             "users": f"/admin/auth/user/{person.pk}/change/",
         }
     return pages

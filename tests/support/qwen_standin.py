@@ -57,6 +57,8 @@ class Reply:
     break_after: int | None = None
     # A rerank's relevance score for each document, in the order they were sent (missing: 0).
     scores: list[float] | None = None
+    # Only for requests to this model (None: any model).
+    model: str | None = None
 
     def deltas(self) -> list[str]:
         if self.chunks is not None:
@@ -88,6 +90,8 @@ class StandIn:
     arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     disconnects: int = 0
     default: Reply = field(default_factory=Reply)
+    # The unscripted reply per model, before `default` (how each tier answers).
+    by_model: dict[str, Reply] = field(default_factory=dict)
     timings: list[dict[str, Any]] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -108,13 +112,18 @@ class StandIn:
         with self.lock:
             self.reranks.extend(replies)
 
-    def next_reply(self, queue: deque[Reply] | None = None) -> Reply | None:
-        """The next scripted reply of `queue` (default: streamed answers), or the default."""
+    def next_reply(self, queue: deque[Reply] | None = None, model: str = "") -> Reply | None:
+        """The next scripted reply of `queue` (default: streamed answers) for `model`, or the
+        model's own default, or the default."""
         queue = self.queue if queue is None else queue
         with self.lock:
-            if queue:
-                return queue.popleft()
-        return self.default if queue is self.queue else None
+            for reply in queue:
+                if reply.model in (None, model):
+                    queue.remove(reply)
+                    return reply
+        if queue is not self.queue:
+            return None
+        return self.by_model.get(model, self.default)
 
     def reset(self) -> None:
         with self.lock:
@@ -125,6 +134,7 @@ class StandIn:
             self.headers.clear()
             self.arrivals.clear()
             self.timings.clear()
+            self.by_model.clear()
             self.disconnects = 0
 
     def chat_requests(self) -> list[dict[str, Any]]:
@@ -190,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path.endswith("/embeddings"):
             self._embeddings(body, state.next_reply())
         elif path.endswith("/chat/completions") and body.get("stream"):
-            self._chat(body, state.next_reply(), received)
+            self._chat(body, state.next_reply(model=body.get("model", "")), received)
         elif path.endswith("/chat/completions"):
             users = [m.get("content") for m in body.get("messages", []) if m.get("role") == "user"]
             echo = Reply(text=_text_of(users[-1]) if users else "")
@@ -395,6 +405,14 @@ def main() -> None:
     parser.add_argument("--first-token-delay-s", type=float, default=0.0)
     parser.add_argument("--chunk-delay-s", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=0, help="deltas per answer; 0: DEFAULT_TEXT")
+    parser.add_argument(
+        "--reply-for",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("MODEL", "TEXT"),
+        help="how MODEL answers (e.g. qwen-plus 'The documents do not cover it.')",
+    )
     args = parser.parse_args()
     default = Reply(first_token_delay_s=args.first_token_delay_s, chunk_delay_s=args.chunk_delay_s)
     if args.tokens:
@@ -402,7 +420,8 @@ def main() -> None:
     # Blocked before the server's threads start, so they inherit the mask and sigwait gets them.
     stop_signals = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
-    server = StandIn(host=args.host, port=args.port, default=default).start()
+    by_model = {model: Reply(text=text) for model, text in args.reply_for}
+    server = StandIn(host=args.host, port=args.port, default=default, by_model=by_model).start()
     print(server.base_url, flush=True)
     signal.sigwait(stop_signals)
     server.stop()

@@ -1,6 +1,7 @@
 """`manage.py evaluate --collection NAME --questions FILE [--k 5] [--answers] [--json]`.
 
-Questions are JSON lines: {"q": ..., "gold": [...], "lang": "zh", "unanswerable": true}. Gold is a
+Questions are JSON lines: {"q": ..., "gold": [...], "lang": "zh", "unanswerable": true,
+"reviewed": true}. Gold is a
 source path (a hit when it is among the first k distinct documents retrieved) or a page of one,
 `manual.pdf#p57` (a hit when one of the first k passages covers physical page 57 of it).
 
@@ -128,7 +129,16 @@ class Command(BaseCommand):
             f"passage, {report['failed']} failed\n"
             f"first token: p50 {first['p50']:.0f} ms, p95 {first['p95']:.0f} ms\n"
             f"tokens: {report['tokens']} ({report['tokens_per_question']:.0f} a question), "
-            f"cost ${report['cost_usd']:.4f}"
+            f"cost ${report['cost_usd']:.4f}\n"
+            f"draft -> final: {report['upgrade_rate']:.1%} of the answers upgraded; cost per "
+            f"answer ${report['cost_per_answer_usd']:.6f}, "
+            f"${report['cost_per_answer_without_upgrade_usd']:.6f} without the upgrades"
+        )
+        reviewed = report["reviewed_answers"]
+        self.stdout.write(
+            f"reviewed answers: served {reviewed['served']}; paraphrases "
+            f"{reviewed['true_matches']}/{reviewed['paraphrases']} matched, near misses "
+            f"{reviewed['false_matches']}/{reviewed['near_misses']} wrongly matched"
         )
         self._print_gate("'not covered'", report["not_covered"])
 

@@ -83,3 +83,24 @@ def test_a_missing_start_is_the_30_days_up_to_the_end(admin_client, calls):
 
     assert response.context["start"] == end - timedelta(days=29)
     assert response.context["end"] == end
+
+
+def test_the_dashboard_shows_how_often_drafts_were_answered_again_and_what_it_cost(
+    admin_client, admin_user
+):
+    for kind, model, cost in [
+        ("answer", "qwen-plus", "0.001"),
+        ("answer", "qwen-plus", "0.001"),
+        ("answer", "qwen-plus", "0.001"),
+        ("answer", "qwen-plus", "0.001"),
+        ("final", "qwen-max", "0.0125"),
+    ]:
+        LlmCall.objects.create(
+            user=admin_user, provider="qwen", model=model, kind=kind, cost_usd=cost
+        )
+
+    page = admin_client.get("/usage/").content.decode()
+
+    assert "25.0%" in page
+    assert "answered again by the strong model ($0.0125)" in page
+    assert "Final answer (stronger model)" in page

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from assistant.chat.models import EvaluationRun, Message
+from assistant.chat.reviewed import Cited, save_reviewed
 from ingest import pipeline
 from ingest.models import Collection
 from tests.ingest import files
@@ -115,3 +116,54 @@ def test_the_admin_lists_runs_side_by_side(questions, admin_client, settings):
 
     assert page.count("Manuals") >= 2
     assert "1.000" in page and "100.0%" in page
+
+
+def test_answers_report_the_upgrade_rate_its_cost_and_reviewed_answer_matches(
+    questions, qwen_settings, standin, tmp_path
+):
+    qwen_settings.QUERY_REWRITE = "off"
+    # The default model doubts every draft; the strong one answers with a citation.
+    standin.by_model |= {
+        "qwen-plus": Reply(text="The documents do not cover it.", prompt_tokens=300),
+        "qwen-max": Reply(text="The dumps are in /var/backups [1].", prompt_tokens=300),
+    }
+    widget = Collection.objects.get(name="Manuals").documents.get(source_path="widget.pdf")
+    save_reviewed(
+        question="Where are the nightly dumps of the settings kept?",
+        answer="In /var/backups [1].",
+        collections=[widget.collection],
+        variants=["Where are the settings backups stored?", "设置的每晚备份存放在哪里？"],
+        cited=[Cited(widget, 2)],
+        by=None,
+    )
+    path = tmp_path / "more.jsonl"
+    more = [
+        {"q": "Where are the nightly settings backups kept?", "reviewed": True},
+        {"q": "每晚的设置备份保存在哪里？", "reviewed": True, "lang": "zh"},
+        {"q": "How do I restore the nightly dumps?", "reviewed": False},
+        {"q": "When are the nightly dumps of the settings made?", "reviewed": False},
+    ]
+    path.write_text("\n".join(json.dumps(q) for q in [*QUESTIONS[1:], *more]))
+
+    report = evaluate(path, "--answers")
+
+    assert report["reviewed_answers"] == {
+        "served": 3,
+        "paraphrases": 2,
+        "true_matches": 2,
+        "near_misses": 2,
+        "false_matches": 1,  # "When are … made?" is 0.87 close to "Where are … kept?"
+    }
+    upgraded = Message.objects.filter(role="assistant", upgraded=True).count()
+    assert upgraded >= 1
+    assert report["upgrade_rate"] == upgraded / 6
+    assert report["cost_per_answer_usd"] > report["cost_per_answer_without_upgrade_usd"] > 0
+    models = [body["model"] for body in standin.chat_requests()]
+    assert models.count("qwen-max") == upgraded
+
+    out = StringIO()
+    call_command(
+        "evaluate", "--collection", "Manuals", "--questions", str(path), "--answers", stdout=out
+    )
+    assert "draft -> final: " in out.getvalue()
+    assert "near misses 1/2 wrongly matched" in out.getvalue()
