@@ -25,7 +25,7 @@ from assistant.chat.api import router as chat
 from assistant.chat.conversations import TooManyOpenAnswers
 from assistant.chat.installation import describe
 from assistant.chat.search_api import router as search
-from assistant.lib import outage
+from assistant.lib import outage, request_id
 from assistant.lib.api import ApiError
 from ingest.api import router as documents
 
@@ -37,6 +37,7 @@ class TokenAuth(HttpBearer):
         # A token that is sent but wrong is a 401, whatever the method: falling through to the
         # session would answer a POST with "CSRF check Failed".
         if user := tokens.user_for(token):
+            request_id.set_user(user.pk)
             return user
         raise AuthenticationError
 

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line the request logs and every response carries its id.
+    "assistant.lib.request_id.request_id",
     "django.middleware.security.SecurityMiddleware",
     "assistant.api.json_errors",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -54,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "assistant.lib.request_id.request_user",
     # ... unless the person chose one on their account, which follows them to any browser.
     "assistant.accounts.language.account_language",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -287,11 +290,16 @@ globals().update(mail.settings_from_url(env_str("EMAIL_URL"), default_folder=VAR
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assistant@localhost")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10, minimum=1)
 
+# Log lines carry the request id and user id; "json" writes one JSON object per line.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
+# Keep the X-Request-ID a proxy in front of us sends (else every request gets a new id); only
+# turn this on behind a proxy that sets or strips the header, since a client could send any id.
+REQUEST_ID_FROM_HEADER = env_bool("REQUEST_ID_FROM_HEADER", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"lines": {"()": "assistant.lib.log_format.formatter", "kind": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "lines"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }

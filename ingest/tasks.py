@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from celery import shared_task
@@ -10,11 +11,15 @@ from assistant.lib.backoff import backoff_s
 from ingest import pipeline
 from ingest.sources import syncing
 
+log = logging.getLogger(__name__)
+
 
 @shared_task(bind=True, acks_late=True, max_retries=6)
 def ingest_document(self, document_id: int) -> str:
     try:
-        return pipeline.process(document_id).status
+        status = pipeline.process(document_id).status
+        log.info("document %s ingested: %s", document_id, status)
+        return status
     except pipeline.TransientIngestError as error:
         raise self.retry(
             exc=error, countdown=min(300, backoff_s(self.request.retries, base=5))

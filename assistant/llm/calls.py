@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from assistant.lib import request_id
 from assistant.lib.text import estimate_tokens
 from assistant.llm.models import LlmCall
 from assistant.llm.usage import Usage, price
@@ -41,6 +42,7 @@ def call_row(
         first_token_ms=first_token_ms,
         total_ms=total_ms,
         outcome=outcome,
+        request_id=request_id.current(),
     )
 
 
