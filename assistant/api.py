@@ -21,6 +21,7 @@ from ninja.security import HttpBearer
 from assistant.accounts import tokens
 from assistant.accounts.api import router as quota
 from assistant.accounts.quotas import QuotaExceeded
+from assistant.audit.api import router as audit
 from assistant.chat.api import router as chat
 from assistant.chat.conversations import TooManyOpenAnswers
 from assistant.chat.installation import describe
@@ -248,5 +249,5 @@ def health(request):
     return describe()
 
 
-for _router in [service, search, documents, chat, quota]:
+for _router in [service, search, documents, chat, quota, audit]:
     api.add_router("/v1/", _router)

@@ -18,7 +18,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
 
 app = Celery("assistant")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["assistant.chat", "ingest"])
+app.autodiscover_tasks(["assistant.audit", "assistant.chat", "ingest"])
 
 
 @app.task

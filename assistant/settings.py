@@ -295,6 +295,8 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
 # Keep the X-Request-ID a proxy in front of us sends (else every request gets a new id); only
 # turn this on behind a proxy that sets or strips the header, since a client could send any id.
 REQUEST_ID_FROM_HEADER = env_bool("REQUEST_ID_FROM_HEADER", False)
+# Audit entries older than this many days are deleted once a day (0: kept for ever).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -339,6 +341,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "ingest.tasks.requeue_stale_documents",
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
+    },
+    "prune-audit-log": {
+        "task": "assistant.audit.tasks.prune_audit_log",
+        "schedule": 24 * 3600,
     },
     "close-abandoned-answers": {
         "task": "assistant.chat.tasks.close_abandoned_answers",

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from celery import shared_task
 
+from assistant.audit import log as audit
 from assistant.lib.backoff import backoff_s
 from ingest import pipeline
 from ingest.sources import syncing
@@ -59,6 +60,14 @@ def submit_each(uploads, *, collection, uploaded_by) -> list[pipeline.Submission
             collection=collection, upload=upload, uploaded_by=uploaded_by
         )
         queue([submission])
+        if submission.document:
+            details = {"file": submission.source_path, "duplicate": submission.duplicate}
+            audit.record(
+                audit.Action.DOCUMENT_UPLOADED,
+                actor=uploaded_by,
+                target=submission.document,
+                changes=details,
+            )
         submissions.append(submission)
     return submissions
 
