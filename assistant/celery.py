@@ -12,7 +12,7 @@ from celery import Celery, signals
 from django.conf import settings
 from django.db import connection
 
-from assistant.lib import log_format, request_id
+from assistant.lib import log_format, request_id, var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
 
@@ -55,3 +55,8 @@ def _log_lines_as_the_web_writes_them(logger=None, **_) -> None:
     request_id.install_log_records()
     for handler in logger.handlers:
         handler.setFormatter(log_format.formatter(settings.LOG_FORMAT))
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_ended(pid=None, **_) -> None:
+    var.metrics_process_ended(pid or os.getpid())

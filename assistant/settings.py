@@ -15,6 +15,7 @@ from assistant.lib.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_prices,
     env_str,
 )
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "assistant.lib.outage.database_unavailable",
+    "assistant.lib.metrics.pool_usage",
 ]
 
 # Only what our pages load: our own scripts, styles, images (the admin's and the API docs' inline
@@ -295,6 +297,10 @@ LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
 # Keep the X-Request-ID a proxy in front of us sends (else every request gets a new id); only
 # turn this on behind a proxy that sets or strips the header, since a client could send any id.
 REQUEST_ID_FROM_HEADER = env_bool("REQUEST_ID_FROM_HEADER", False)
+# /metrics answers the bearer token METRICS_TOKEN, or a scraper at one of these addresses or
+# networks ("10.0.0.5,10.1.0.0/16"); with neither set it answers nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_ADDRESSES = env_networks("METRICS_ALLOWED_ADDRESSES")
 # Audit entries older than this many days are deleted once a day (0: kept for ever).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0)
 LOGGING = {

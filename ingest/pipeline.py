@@ -23,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from assistant.lib import metrics
 from assistant.lib.text import extra_terms, mostly_cjk
 from assistant.llm.calls import embedding_row, ocr_row
 from ingest import embedding_space
@@ -245,6 +246,7 @@ def _process(document: Document) -> Document:
             claim=claim,
         )
     document.refresh_from_db()
+    metrics.INGESTED.labels(document.status).inc()
     return document
 
 
@@ -323,6 +325,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     _swap_chunks(document, claim, drafts, vectors, english)
     lap("write_s")
     Document.objects.filter(pk=document.pk).update(timings=timings)
+    metrics.ingest_stages(timings)
 
 
 def embedding_text(title: str, draft: Draft) -> str:

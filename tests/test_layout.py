@@ -63,6 +63,7 @@ WIRING = {
     "assistant.formats.zh_Hans",
     "assistant.formats.zh_Hans.formats",
     "assistant.models",
+    "assistant.scrape",
     "assistant.settings",
     "assistant.supervisor",
     "assistant.templatetags",

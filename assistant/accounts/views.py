@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from assistant.accounts import language, quotas, throttle, tokens
 from assistant.audit import log
+from assistant.lib import metrics
 
 
 def _keys(request: HttpRequest) -> list[tuple[str, int]]:
@@ -65,9 +66,11 @@ class ThrottledLogin:
     def form_invalid(self, form):
         username = self.request.POST.get("username", "")
         log.record(log.Action.LOGIN_FAILED, actor_name=username)
+        metrics.LOGIN_FAILURES.inc()
         for key, limit in _keys(self.request):
             if throttle.hit(key, settings.LOGIN_WINDOW_S) == limit:  # this failure locks
                 log.record(log.Action.LOGIN_LOCKED, actor_name=username, changes={"key": key})
+                metrics.LOGIN_LOCKOUTS.inc()
         return super().form_invalid(form)
 
     def form_valid(self, form):

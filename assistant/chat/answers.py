@@ -30,7 +30,7 @@ from assistant.chat.models import Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
 from assistant.chat.rewrite import search_query
 from assistant.chat.searching import search_as
-from assistant.lib import notify
+from assistant.lib import metrics, notify
 from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
@@ -98,6 +98,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
         run = _Run(message, user, use_cache=use_cache)
         watcher = asyncio.create_task(run.watch(stop, asyncio.current_task()))
         heart = asyncio.create_task(run.heartbeat())
+        metrics.OPEN_STREAMS.inc()
         try:
             async for event in run.events():
                 yield event
@@ -108,6 +109,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
             await run.save_unfinished()
             yield Event(Kind.DONE, run.message)
         finally:
+            metrics.OPEN_STREAMS.dec()
             watcher.cancel()
             heart.cancel()
             await asyncio.shield(run.save_unfinished())
@@ -433,6 +435,13 @@ class _Run:
         if not stored:  # the sweeper closed it meanwhile: our real usage replaces its estimate
             replace_estimate(message)
         record_calls(message, self.calls + calls)
+        if stored:
+            metrics.answer_finished(
+                status=message.status,
+                model=message.model,
+                first_token_ms=message.first_token_ms,
+                total_ms=message.total_ms,
+            )
         settle_quota(message)
         notify.send(notify.DONE, str(message.pk))
         if not stored:
