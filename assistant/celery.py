@@ -12,7 +12,7 @@ from celery import Celery, signals
 from django.conf import settings
 from django.db import connection
 
-from assistant.lib import log_format, request_id, var
+from assistant.lib import log_format, request_id, tracing, var
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "assistant.settings")
 
@@ -28,6 +28,11 @@ def ping(value: str) -> dict[str, str]:
         cursor.execute("SELECT current_database()")
         (database,) = cursor.fetchone()
     return {"echo": value, "database": database}
+
+
+@signals.worker_init.connect
+def _trace_the_worker(**_) -> None:
+    tracing.configure(celery_worker=True)
 
 
 @signals.before_task_publish.connect

@@ -30,7 +30,7 @@ from assistant.chat.models import Message
 from assistant.chat.rendering import Source, drop_unknown_markers, render, used_markers
 from assistant.chat.rewrite import search_query
 from assistant.chat.searching import search_as
-from assistant.lib import metrics, notify
+from assistant.lib import metrics, notify, tracing
 from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
@@ -184,6 +184,7 @@ class _Run:
         self.writing = True  # Stop may cancel it until the answer is being stored
         self.done = False
         self.stopped = False  # Stop was pressed (not the tab closed)
+        self.span = None  # the answer model's call, while it runs
 
     async def watch(self, stop: asyncio.Event, task: asyncio.Task) -> None:
         """Cancel `task` once Stop is really requested; a wake-up may only mean "look again"."""
@@ -274,6 +275,8 @@ class _Run:
         message.provider, message.model = provider.name, model
         message.prompt_tokens = estimate_usage(build_messages(request), []).prompt_tokens
         answer = stream_answer(provider, request, deadline=self.deadline)
+        # Ended when the answer is stored (_traced): this generator may be closed elsewhere.
+        self.span = tracing.start("llm.answer", **{"gen_ai.system": provider.name})
         try:
             async for event in self._relay(answer):
                 yield event
@@ -398,6 +401,7 @@ class _Run:
         }
         message.html = render(text, sources)
         calls = [self._call(outcome, first_token_ms=message.first_token_ms)]
+        self._traced(outcome)
         await self._save(
             FINAL_FIELDS,
             calls if outcome.provider else [],
@@ -469,4 +473,23 @@ class _Run:
                 call=LlmCall.Outcome.CANCELLED,
             )
             calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
+            self._traced(outcome)
         await self._save(UNFINISHED_FIELDS, calls)
+        if self.span is not None:  # stopped before any text
+            self.span.set_attribute("assistant.outcome", LlmCall.Outcome.CANCELLED)
+            self.span.end()
+
+    def _traced(self, outcome: Outcome) -> None:
+        """The answer model's span ends with the model, tokens, first token time and outcome."""
+        if self.span is None:
+            return
+        self.span.set_attributes(
+            {
+                **tracing.usage(outcome.model, outcome.usage),
+                "assistant.first_token_ms": self.message.first_token_ms or 0,
+                "assistant.outcome": outcome.call,
+                "assistant.fallback": outcome.fallback,
+            }
+        )
+        self.span.end()
+        self.span = None
