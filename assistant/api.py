@@ -21,12 +21,13 @@ from ninja.security import HttpBearer
 from assistant.accounts import tokens
 from assistant.accounts.api import router as quota
 from assistant.accounts.quotas import QuotaExceeded
+from assistant.audit.api import router as audit
 from assistant.chat.api import router as chat
 from assistant.chat.conversations import TooManyOpenAnswers
 from assistant.chat.installation import describe
 from assistant.chat.reviewed_api import router as reviewed
 from assistant.chat.search_api import router as search
-from assistant.lib import outage
+from assistant.lib import outage, request_id
 from assistant.lib.api import ApiError
 from ingest.api import router as documents
 
@@ -38,6 +39,7 @@ class TokenAuth(HttpBearer):
         # A token that is sent but wrong is a 401, whatever the method: falling through to the
         # session would answer a POST with "CSRF check Failed".
         if user := tokens.user_for(token):
+            request_id.set_user(user.pk)
             return user
         raise AuthenticationError
 
@@ -248,5 +250,5 @@ def health(request):
     return describe()
 
 
-for _router in [service, search, documents, chat, reviewed, quota]:
+for _router in [service, search, documents, chat, reviewed, quota, audit]:
     api.add_router("/v1/", _router)

@@ -8,5 +8,7 @@ class AssistantConfig(AppConfig):
 
     def ready(self) -> None:
         from assistant.accounts import roles
+        from assistant.lib import request_id
 
         roles.connect()
+        request_id.install_log_records()

@@ -5,6 +5,8 @@
   is its whole life, and the thread's database connection with it. Streams instead take turns
   on `STREAM_THREADS` shared threads (asgiref's ThreadSensitiveContext with an executor), so
   500 open streams hold a handful of threads and pooled connections, not 500 of each.
+- Traces, when OTEL_EXPORTER_OTLP_ENDPOINT is set (assistant.lib.tracing), configured before
+  Django builds its middleware.
 - A lifespan handler warms the embedding model up when the server starts (not on import), so
   the first search does not wait for it.
 """
@@ -27,6 +29,9 @@ from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
+from assistant.lib import tracing
+
+tracing.configure()  # before the middleware is built: the Django instrumentation adds its own
 django_application = get_asgi_application()
 
 from ingest.embedders import warm_up  # noqa: E402  (needs the apps loaded above)

@@ -5,11 +5,13 @@ the ones existing deployments have) while their code lives with its domain.
 """
 
 from assistant.accounts.models import ApiToken, QuotaCounter, QuotaOverride, Throttle
+from assistant.audit.models import AuditEntry
 from assistant.chat.models import Citation, Conversation, EvaluationRun, Feedback, Message
 from assistant.llm.models import LlmCall
 
 __all__ = [
     "ApiToken",
+    "AuditEntry",
     "Citation",
     "Conversation",
     "EvaluationRun",

@@ -15,6 +15,7 @@ from assistant.lib.env import (
     env_float,
     env_int,
     env_list,
+    env_networks,
     env_prices,
     env_str,
 )
@@ -45,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line the request logs and every response carries its id.
+    "assistant.lib.request_id.request_id",
     "django.middleware.security.SecurityMiddleware",
     "assistant.api.json_errors",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -54,6 +57,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "assistant.lib.request_id.request_user",
     # ... unless the person chose one on their account, which follows them to any browser.
     "assistant.accounts.language.account_language",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -61,6 +65,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "assistant.lib.outage.database_unavailable",
+    "assistant.lib.metrics.pool_usage",
 ]
 
 # Only what our pages load: our own scripts, styles, images (the admin's and the API docs' inline
@@ -292,11 +297,22 @@ globals().update(mail.settings_from_url(env_str("EMAIL_URL"), default_folder=VAR
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "assistant@localhost")
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_S", 10, minimum=1)
 
+# Log lines carry the request id and user id; "json" writes one JSON object per line.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
+# Keep the X-Request-ID a proxy in front of us sends (else every request gets a new id); only
+# turn this on behind a proxy that sets or strips the header, since a client could send any id.
+REQUEST_ID_FROM_HEADER = env_bool("REQUEST_ID_FROM_HEADER", False)
+# /metrics answers the bearer token METRICS_TOKEN, or a scraper at one of these addresses or
+# networks ("10.0.0.5,10.1.0.0/16"); with neither set it answers nobody.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_ADDRESSES = env_networks("METRICS_ALLOWED_ADDRESSES")
+# Audit entries older than this many days are deleted once a day (0: kept for ever).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 365, minimum=0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"lines": {"()": "assistant.lib.log_format.formatter", "kind": LOG_FORMAT}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "lines"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
@@ -336,6 +352,10 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-documents": {
         "task": "ingest.tasks.requeue_stale_documents",
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
+    },
+    "prune-audit-log": {
+        "task": "assistant.audit.tasks.prune_audit_log",
+        "schedule": 24 * 3600,
     },
     "close-abandoned-answers": {
         "task": "assistant.chat.tasks.close_abandoned_answers",

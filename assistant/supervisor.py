@@ -60,6 +60,7 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
             f"`make run PORT={free_port()}`."
         )
     stop = _install_signal_handlers()
+    var.clear_metrics()  # samples of a previous run would add to this one's
     prepare = _spawn([sys.executable, "manage.py", "prepare"], os.environ.copy())
     if _wait_or_stop(prepare, stop) != 0:
         raise Stopped("Preparing the app failed (see above); nothing was started.")
@@ -126,6 +127,7 @@ class Service:
             return
         # What it left behind goes too: a killed Celery worker's beat and pool processes.
         _kill_group(self.process, signal.SIGKILL)
+        var.metrics_process_ended(self.process.pid)  # its open-stream gauge no longer counts
         healthy = now - self.started >= HEALTHY_AFTER_S
         self.quick_deaths = 0 if healthy else self.quick_deaths + 1
         delay = min(2**self.quick_deaths - 1, MAX_BACKOFF_S)

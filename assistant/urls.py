@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from assistant import scrape
 from assistant.accounts import views as accounts
 from assistant.api import api
 from assistant.chat import dashboard, review_views, views
@@ -51,4 +52,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("metrics", scrape.scrape, name="metrics"),
 ]

@@ -40,6 +40,11 @@ every thread, waiting ones included (which query a request waits on), above it o
 holding the GIL (where the process's one core of Python goes). It slows the app: profile in a
 separate run from the one whose figures you report.
 
+`--traces` turns OpenTelemetry on in the app: it exports every span over OTLP/HTTP to a sink on
+loopback in this process that reads and drops them (run once with and once without to see what
+tracing costs). Prometheus metrics are always counted; `--traces` also scrapes /metrics once a
+second, as a Prometheus would.
+
 Caveat: the client, the stand-in, uvicorn and PostgreSQL share this machine's cores (2 on the
 development machine) and other work may run meanwhile: the load average is printed at the start
 and the end, and CPU seconds per process per level show who took the cores.
@@ -50,6 +55,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.server
 import json
 import os
 import random
@@ -61,6 +67,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +179,44 @@ def start_standin(args) -> tuple[subprocess.Popen, str]:
         start_new_session=True,
     )
     return process, process.stdout.readline().strip()
+
+
+METRICS_TOKEN = "bench-metrics-token"
+
+
+class _Sink(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that reads each export and answers 200."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def start_otlp_sink() -> str:
+    sink = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{sink.server_port}"
+
+
+def start_scraper(url: str) -> threading.Event:
+    """GET /metrics once a second until the returned event is set."""
+    done = threading.Event()
+
+    def scrape() -> None:
+        request = urllib.request.Request(
+            f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+        )
+        while not done.wait(1.0):
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+
+    threading.Thread(target=scrape, daemon=True).start()
+    return done
 
 
 def start_app(standin_url: str, log: Path) -> tuple[subprocess.Popen, str]:
@@ -691,10 +736,18 @@ def main() -> None:
     parser.add_argument("--ramp-s", type=float, default=2.0)
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     parser.add_argument("--profile", metavar="DIR", help="py-spy the app per level into DIR")
+    parser.add_argument(
+        "--traces",
+        action="store_true",
+        help="export spans to a loopback OTLP sink, scrape /metrics",
+    )
     args = parser.parse_args()
     args.streams = [int(n) for n in args.streams.split(",")]
 
     os.environ["LOG_LEVEL"] = "WARNING"  # this process's own Django and httpx chatter
+    if args.traces:
+        os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = start_otlp_sink()
+        os.environ["METRICS_TOKEN"] = METRICS_TOKEN
     load_start = loadavg()
     print(f"start: {load_start}", file=sys.stderr)
     # 500 streams hold ~3 sockets each in the app and more in the client: lift the soft limit
@@ -743,9 +796,12 @@ def main() -> None:
                 "postmaster": postmaster,
                 "pids": {"app": app.pid, "standin": standin.pid, "client": os.getpid()},
             }
+            scraper = start_scraper(url) if args.traces else None
             levels, floors = asyncio.run(
                 run_levels(args, url, standin_url, users, questions, watch)
             )
+            if scraper:
+                scraper.set()
             upstream = fetch_upstream(standin_url)
         finally:
             for process in reversed(processes):

@@ -9,13 +9,18 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from assistant.audit import log
+from assistant.audit.admin import Audited
 from ingest import views
 from ingest.models import Chunk, Collection, Document, Source, SourceItem, SourceSync
 from ingest.tasks import ingest_document, sync_source
 
 
 @admin.register(Collection)
-class CollectionAdmin(admin.ModelAdmin):
+class CollectionAdmin(Audited, admin.ModelAdmin):
+    """Who may read a collection (its readers, public or not) is audited with each change."""
+
+    audit_as = "collection"
     list_display = ["name", "is_public", "language", "document_total", "created_at"]
     list_filter = ["is_public", "language"]
     search_fields = ["name", "description"]
@@ -30,7 +35,8 @@ class CollectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(Audited, admin.ModelAdmin):
+    audit_as = "document"
     list_display = [
         "display_title",
         "collection",
@@ -156,7 +162,8 @@ class FailedItemInline(admin.TabularInline):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(Audited, admin.ModelAdmin):
+    audit_as = "source"
     list_display = [
         "name",
         "kind",
@@ -229,6 +236,7 @@ class SourceAdmin(admin.ModelAdmin):
     def _queue(self, request, sources) -> None:
         for source in sources:
             sync_source.delay_on_commit(source.pk)
+            log.record(log.Action.SOURCE_SYNCED, target=source)
         self.message_user(
             request,
             ngettext(

@@ -8,6 +8,7 @@ from django.utils.translation import gettext
 from ninja import Field, File, Router, Schema, Status
 from ninja.files import UploadedFile
 
+from assistant.audit import log
 from assistant.lib.api import ApiError
 from assistant.lib.durations import format_every, parse_every
 from ingest import tasks
@@ -108,6 +109,7 @@ def delete_document(request, document_id: int):
     """Delete a document and its passages."""
     document = get_object_or_404(Document.objects.readable_by(request.auth), pk=document_id)
     _require(request, "ingest.delete_document")
+    log.record(log.Action.DOCUMENT_DELETED, target=document)
     document.delete()
     return Status(204, None)
 
@@ -209,6 +211,7 @@ def create_source(request, payload: SourceIn):
         messages = getattr(error, "messages", [str(error)])
         raise ApiError(422, "invalid_source", " ".join(messages)) from None
     tasks.sync_source.delay_on_commit(source.pk)
+    log.record(log.Action.SOURCE_CREATED, target=source, changes={"location": source.location})
     return Status(201, source)
 
 
@@ -218,6 +221,7 @@ def sync_source(request, source_id: int):
     _require_sources(request, "ingest.change_source")
     source = get_object_or_404(Source, pk=source_id)
     tasks.sync_source.delay_on_commit(source.pk)
+    log.record(log.Action.SOURCE_SYNCED, target=source)
     return Status(202, {"queued": True, "syncing_already": source.is_syncing})
 
 

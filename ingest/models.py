@@ -91,6 +91,9 @@ class DocumentQuerySet(models.QuerySet):
         """Documents in the collections a user may read (Collection.objects.readable_by)."""
         return self.filter(collection__in=Collection.objects.readable_by(user))
 
+    def count_by_status(self) -> dict[str, int]:
+        return dict(self.order_by().values_list("status").annotate(n=models.Count("pk")))
+
     def queue_again(self, *, stage: str) -> int:
         """Put these documents back in the queue, unclaimed, the stage saying why: the caller's
         filter is the guard (the claim it holds, a lease that ran out). Returns the row count."""

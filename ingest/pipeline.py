@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from assistant.lib import metrics, tracing
 from assistant.lib.text import extra_terms, mostly_cjk
 from assistant.llm.calls import embedding_row, ocr_row
 from ingest import embedding_space
@@ -249,6 +250,7 @@ def _process(document: Document) -> Document:
             claim=claim,
         )
     document.refresh_from_db()
+    metrics.INGESTED.labels(document.status).inc()
     return document
 
 
@@ -294,6 +296,9 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
         nonlocal clock
         now = time.perf_counter()
         timings[stage] = round(timings.get(stage, 0.0) + now - clock, 4)
+        began_ns = time.time_ns() - int((now - clock) * 1e9)
+        name = f"ingest.{stage.removesuffix('_s')}"
+        tracing.finished(name, began_ns, **{"assistant.document_id": document.pk})
         clock = now
 
     with document.file.open("rb") as handle:
@@ -351,6 +356,7 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     _swap_chunks(document, claim, drafts, vectors, english)
     lap("write_s")
     Document.objects.filter(pk=document.pk).update(timings=timings)
+    metrics.ingest_stages(timings)
 
 
 def embedding_text(title: str, draft: Draft) -> str:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from celery import shared_task
 
+from assistant.audit import log as audit
 from assistant.lib.backoff import backoff_s
 from ingest import pipeline
 from ingest.sources import syncing
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=6)
 def ingest_document(self, document_id: int) -> str:
     try:
-        return pipeline.process(document_id).status
+        status = pipeline.process(document_id).status
+        log.info("document %s ingested: %s", document_id, status)
+        return status
     except pipeline.TransientIngestError as error:
         raise self.retry(
             exc=error, countdown=min(300, backoff_s(self.request.retries, base=5))
@@ -54,6 +60,14 @@ def submit_each(uploads, *, collection, uploaded_by) -> list[pipeline.Submission
             collection=collection, upload=upload, uploaded_by=uploaded_by
         )
         queue([submission])
+        if submission.document:
+            details = {"file": submission.source_path, "duplicate": submission.duplicate}
+            audit.record(
+                audit.Action.DOCUMENT_UPLOADED,
+                actor=uploaded_by,
+                target=submission.document,
+                changes=details,
+            )
         submissions.append(submission)
     return submissions
 

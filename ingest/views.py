@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext
 
+from assistant.audit import log
 from ingest import tasks
 from ingest.formats import IMAGES
 from ingest.forms import UploadForm
@@ -99,6 +100,7 @@ def download(request: HttpRequest, document_id: int) -> FileResponse:
     if not request.user.has_perm("ingest.view_document") or not document.file:
         raise Http404
     name = document.source_path.rsplit("/", 1)[-1]
+    log.record(log.Action.DOCUMENT_DOWNLOADED, target=document)
     # Served as an attachment with its sniffed type: an uploaded HTML page never runs here.
     return FileResponse(
         document.file.open("rb"),

@@ -79,7 +79,10 @@ def newcomer_env() -> Iterator[dict[str, str]]:
     # Not tmp_path: that folder is private to us, and the server may run as another user.
     var = Path(tempfile.mkdtemp(prefix="assistant-cli-")) / "var"
     var.parent.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # Nor the test process's metrics folder: the app makes its own under its var/.
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PROMETHEUS_MULTIPROC_DIR"}
+    }
     yield env | {"VAR_DIR": str(var), "EMBEDDED_PG_PORT": str(free_port())}
     EmbeddedPostgres(data_dir=var / "postgres" / "data", port=0).stop()
     shutil.rmtree(var.parent, ignore_errors=True)

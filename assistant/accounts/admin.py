@@ -6,11 +6,14 @@ from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import gettext_lazy as _
 
 from assistant.accounts.models import ApiToken, QuotaOverride
+from assistant.audit.admin import Audited
 
 
 @admin.register(QuotaOverride)
-class QuotaOverrideAdmin(admin.ModelAdmin):
+class QuotaOverrideAdmin(Audited, admin.ModelAdmin):
     """Quotas for one user or one group; a blank field keeps the default, 0 means no limit."""
+
+    audit_as = "quota"
 
     list_display = ["__str__", "questions_per_day", "tokens_per_day", "cost_per_month_usd"]
     autocomplete_fields = ["user"]
@@ -24,8 +27,10 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(Audited, admin.ModelAdmin):
     """Tokens are created by their owners; an admin can see them and revoke them."""
+
+    audit_as = "token"
 
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
     list_filter = ["revoked_at"]
@@ -75,12 +80,18 @@ class TranslatedPermissions:
         return field
 
 
-class UserWithQuotaAdmin(TranslatedPermissions, UserAdmin):
+class UserWithQuotaAdmin(Audited, TranslatedPermissions, UserAdmin):
+    """A change of role is a change of the user's groups: its entry names them before and after."""
+
     inlines = [*UserAdmin.inlines, QuotaInline]
+    audit_as = "user"
+    audit_inlines = {"quotaoverride": "quota"}
 
 
-class GroupWithQuotaAdmin(TranslatedPermissions, GroupAdmin):
+class GroupWithQuotaAdmin(Audited, TranslatedPermissions, GroupAdmin):
     inlines = [*GroupAdmin.inlines, QuotaInline]
+    audit_as = "group"
+    audit_inlines = {"quotaoverride": "quota"}
 
 
 for model, model_admin in [(User, UserWithQuotaAdmin), (Group, GroupWithQuotaAdmin)]:

@@ -1,7 +1,7 @@
 """Three roles as groups: admin, staff and user, with what each may do.
 
 - admin: manage collections, documents and who reads them, users and their quotas; see usage,
-  cost and feedback (the Django admin and the usage dashboard).
+  cost, feedback and the audit log (the Django admin and the usage dashboard).
 - staff: support staff: everything a user does, plus downloading original files, writing
   reviewed answers and working the review queue, reading feedback and the usage dashboard.
 - user: chat and search in the collections they may read.
@@ -39,6 +39,7 @@ PERMISSIONS = {
         *REVIEWING,
         "assistant.view_apitoken",
         "assistant.delete_apitoken",
+        "assistant.view_auditentry",
         "auth.view_user",
         "auth.change_user",
         "auth.add_user",

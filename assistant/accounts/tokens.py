@@ -8,6 +8,7 @@ import secrets
 from django.utils import timezone
 
 from assistant.accounts.models import ApiToken
+from assistant.audit import log
 
 PREFIX = "qka_"
 
@@ -22,6 +23,7 @@ def create(user, name: str) -> tuple[ApiToken, str]:
     row = ApiToken.objects.create(
         user=user, name=name or "API token", prefix=token[:10], digest=digest(token)
     )
+    log.record(log.Action.TOKEN_CREATED, target=row, changes={"owner": user.get_username()})
     return row, token
 
 
@@ -41,8 +43,9 @@ def user_for(token: str):
 
 
 def revoke(user, token_id: int) -> bool:
-    return bool(
-        ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+    revoked = ApiToken.objects.filter(pk=token_id, user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
     )
+    if revoked:
+        log.record(log.Action.TOKEN_REVOKED, target=ApiToken.objects.get(pk=token_id))
+    return bool(revoked)

@@ -17,6 +17,8 @@ from django.views import i18n
 from django.views.decorators.http import require_POST
 
 from assistant.accounts import language, quotas, throttle, tokens
+from assistant.audit import log
+from assistant.lib import metrics
 
 
 def _keys(request: HttpRequest) -> list[tuple[str, int]]:
@@ -62,12 +64,18 @@ class ThrottledLogin:
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        for key, _limit in _keys(self.request):
-            throttle.hit(key, settings.LOGIN_WINDOW_S)
+        username = self.request.POST.get("username", "")
+        log.record(log.Action.LOGIN_FAILED, actor_name=username)
+        metrics.LOGIN_FAILURES.inc()
+        for key, limit in _keys(self.request):
+            if throttle.hit(key, settings.LOGIN_WINDOW_S) == limit:  # this failure locks
+                log.record(log.Action.LOGIN_LOCKED, actor_name=username, changes={"key": key})
+                metrics.LOGIN_LOCKOUTS.inc()
         return super().form_invalid(form)
 
     def form_valid(self, form):
         throttle.clear(_keys(self.request)[0][0])
+        log.record(log.Action.LOGIN_SUCCEEDED, actor=form.get_user())
         return super().form_valid(form)
 
 

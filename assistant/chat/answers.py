@@ -33,7 +33,7 @@ from assistant.chat.reviewed import match as match_reviewed
 from assistant.chat.rewrite import search_query
 from assistant.chat.searching import search_as
 from assistant.chat.upgrade import doubtful, may_upgrade
-from assistant.lib import notify
+from assistant.lib import metrics, notify, tracing
 from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError, StreamBroken
 from assistant.llm.models import LlmCall
@@ -104,6 +104,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
         run = _Run(message, user, use_cache=use_cache)
         watcher = asyncio.create_task(run.watch(stop, asyncio.current_task()))
         heart = asyncio.create_task(run.heartbeat())
+        metrics.OPEN_STREAMS.inc()
         try:
             async for event in run.events():
                 yield event
@@ -114,6 +115,7 @@ async def answer_events(message: Message, *, user, use_cache: bool = True) -> As
             await run.save_unfinished()
             yield Event(Kind.DONE, run.message)
         finally:
+            metrics.OPEN_STREAMS.dec()
             watcher.cancel()
             heart.cancel()
             await asyncio.shield(run.save_unfinished())
@@ -190,6 +192,7 @@ class _Run:
         self.writing = True  # Stop may cancel it until the answer is being stored
         self.done = False
         self.stopped = False  # Stop was pressed (not the tab closed)
+        self.span = None  # the answer model's call, while it runs
 
     async def watch(self, stop: asyncio.Event, task: asyncio.Task) -> None:
         """Cancel `task` once Stop is really requested; a wake-up may only mean "look again"."""
@@ -286,6 +289,8 @@ class _Run:
         # Who writes it, and the prompt's size: what the sweeper charges if this process dies.
         message.provider, message.model = provider.name, model
         message.prompt_tokens = estimate_usage(build_messages(request), []).prompt_tokens
+        # Ended when the answer is stored (_traced): this generator may be closed elsewhere.
+        self.span = tracing.start("llm.answer", **{"gen_ai.system": provider.name})
         try:
             async for event in self._generate(provider, request, deadline=self.deadline):
                 yield event
@@ -491,6 +496,7 @@ class _Run:
         }
         message.html = render(text, sources)
         calls = [self._call(outcome, first_token_ms=message.first_token_ms)]
+        self._traced(outcome)
         await self._save(
             FINAL_FIELDS,
             calls if outcome.provider and not outcome.recorded else [],
@@ -528,6 +534,13 @@ class _Run:
         if not stored:  # the sweeper closed it meanwhile: our real usage replaces its estimate
             replace_estimate(message)
         record_calls(message, self.calls + calls)
+        if stored:
+            metrics.answer_finished(
+                status=message.status,
+                model=message.model,
+                first_token_ms=message.first_token_ms,
+                total_ms=message.total_ms,
+            )
         settle_quota(message)
         notify.send(notify.DONE, str(message.pk))
         if not stored:
@@ -556,4 +569,23 @@ class _Run:
                 kind=LlmCall.Kind.FINAL if message.upgraded else LlmCall.Kind.ANSWER,
             )
             calls.append(self._call(outcome, first_token_ms=message.first_token_ms))
+            self._traced(outcome)
         await self._save(UNFINISHED_FIELDS, calls)
+        if self.span is not None:  # stopped before any text
+            self.span.set_attribute("assistant.outcome", LlmCall.Outcome.CANCELLED)
+            self.span.end()
+
+    def _traced(self, outcome: Outcome) -> None:
+        """The answer model's span ends with the model, tokens, first token time and outcome."""
+        if self.span is None:
+            return
+        self.span.set_attributes(
+            {
+                **tracing.usage(outcome.model, outcome.usage),
+                "assistant.first_token_ms": self.message.first_token_ms or 0,
+                "assistant.outcome": outcome.call,
+                "assistant.fallback": outcome.fallback,
+            }
+        )
+        self.span.end()
+        self.span = None

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
+from assistant.audit import log
 from assistant.chat import review_queue
 from assistant.chat.models import Feedback, Message
 from assistant.llm.models import LlmCall
@@ -347,6 +348,8 @@ def export_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(_Echo())
     rows = _calls(start, end, collection).order_by("created_at").values_list(*CSV_FIELDS)
     lines = (writer.writerow(row) for row in chain([CSV_FIELDS], rows.iterator()))
+    period = {"start": str(start), "end": str(end), "collection": str(collection or "")}
+    log.record(log.Action.USAGE_EXPORTED, changes=period)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{start}-{end}.csv"'
     return response

@@ -9,6 +9,7 @@ import time
 from django.conf import settings
 
 from assistant.chat.followups import is_follow_up
+from assistant.lib import tracing
 from assistant.llm.calls import call_row, failed_call
 from assistant.llm.errors import ProviderError
 from assistant.llm.models import LlmCall
@@ -39,10 +40,14 @@ async def search_query(
         return question, None
     started = time.monotonic()
     try:
-        async with asyncio.timeout(max(deadline - started, 0)):
-            rewritten, usage, model = await provider.complete(
-                rewrite_messages(question, history), tier=Tier.FAST, max_tokens=REWRITE_MAX_TOKENS
-            )
+        with tracing.span("llm.rewrite", **{"gen_ai.system": provider.name}) as span:
+            async with asyncio.timeout(max(deadline - started, 0)):
+                rewritten, usage, model = await provider.complete(
+                    rewrite_messages(question, history),
+                    tier=Tier.FAST,
+                    max_tokens=REWRITE_MAX_TOKENS,
+                )
+            span.set_attributes(tracing.usage(model, usage))
     except (ProviderError, TimeoutError) as error:  # a failed rewrite must not fail the answer
         log.warning("query rewrite failed: %s", error or "no reply within the budget")
         seconds = time.monotonic() - started

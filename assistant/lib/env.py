@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -76,3 +77,11 @@ def env_prices(name: str) -> dict[str, tuple[float, float]]:
                 f"{name} entries look like model=input:output, got {item!r}"
             ) from None
     return prices
+
+
+def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Addresses or networks, comma-separated ("10.0.0.5,10.1.0.0/16")."""
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, [])]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None

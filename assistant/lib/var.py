@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -28,6 +29,35 @@ def celery_folders(var: Path) -> dict[str, Path]:
         "control": celery / "control",
         "processed": celery / "processed",
     }
+
+
+def metrics_folder() -> Path:
+    """Where every process of the app writes its Prometheus samples (assistant.lib.metrics)."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    return Path(given).resolve() if given else var_dir() / "metrics"
+
+
+def clear_metrics() -> None:
+    """At start, before any process of the app writes: a previous run's samples go."""
+    folder = metrics_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.db"):
+        old.unlink()
+
+
+def metrics_process_id(pid: int | None = None) -> str:
+    """What names a process's sample files: the host name with the process id, since containers
+    sharing the folder (docker-compose's web, worker and beat) each have a process 7."""
+    host = socket.gethostname().replace("_", "-")
+    return f"{host}-{pid or os.getpid()}"
+
+
+def metrics_process_ended(pid: int) -> None:
+    """A process ended: its live gauges stop counting. What prometheus-client's
+    `multiprocess.mark_process_dead` does, here so that Celery's wiring need not import
+    prometheus-client before its folder is known (it picks its storage when first imported)."""
+    for live in metrics_folder().glob(f"gauge_live*_{metrics_process_id(pid)}.db"):
+        live.unlink(missing_ok=True)
 
 
 def prepare(var: Path) -> None:

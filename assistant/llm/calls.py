@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from assistant.lib import metrics, request_id
 from assistant.lib.text import estimate_tokens
 from assistant.llm.models import LlmCall
 from assistant.llm.usage import Usage, price
@@ -25,6 +26,15 @@ def call_row(
     fallback: bool = False,
 ) -> LlmCall:
     """An unsaved LlmCall; save it with .save() or await .asave()."""
+    cost = price(model, usage)
+    metrics.count_call(
+        kind=kind,
+        model=model,
+        outcome=outcome,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        cost_usd=float(cost),
+    )
     return LlmCall(
         user=user if getattr(user, "is_authenticated", False) else None,
         message=message,
@@ -37,10 +47,11 @@ def call_row(
         estimated=usage.estimated,
         cached=cached,
         fallback=fallback,
-        cost_usd=price(model, usage),
+        cost_usd=cost,
         first_token_ms=first_token_ms,
         total_ms=total_ms,
         outcome=outcome,
+        request_id=request_id.current(),
     )
 
 

@@ -61,6 +61,10 @@ class LlmCall(models.Model):
     created_at = models.DateTimeField(
         auto_now_add=True, db_index=True, verbose_name=_("created at")
     )
+    # The request (or task) that made the call: its log lines and response carry the same id.
+    request_id = models.CharField(
+        max_length=64, blank=True, db_index=True, verbose_name=_("request id")
+    )
 
     class Meta:
         verbose_name = _("model call")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection, transaction
 
+from assistant.lib import tracing
 from assistant.lib.text import CJK
 from ingest import embedding_space
 from ingest.embedders import get_embedder, get_english_embedder
@@ -124,41 +125,73 @@ def search(
 ) -> Retrieval:
     """The best `k` passages for `query` that `user` may read, at most `per_place` from a place.
     With a reranker configured (and `rerank`), the best fused candidates are reordered by it."""
+    with tracing.span("retrieval", **{"assistant.k": k}):
+        return _search(
+            query,
+            user=user,
+            collection_ids=collection_ids,
+            k=k,
+            candidates=candidates,
+            per_place=per_place,
+            rerank=rerank,
+        )
+
+
+def _search(
+    query: str,
+    *,
+    user,
+    collection_ids: list[int] | None,
+    k: int,
+    candidates: int,
+    per_place: int,
+    rerank: bool,
+) -> Retrieval:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     allowed_sql, allowed_params = readable_collections_sql(user, collection_ids)
     embedder = get_embedder()
     dense_ok = embedding_space.matches(embedder)
-    vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
     # The English leg reads no Chinese: a question with CJK in it is not asked of it.
     english = None if CJK.search(query) else get_english_embedder()
-    vector_en = vector_literal(english.embed([query])[0]) if english else None
+    with tracing.span("retrieval.embed", **{"assistant.english_leg": english is not None}):
+        vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
+        vector_en = vector_literal(english.embed([query])[0]) if english else None
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
     clock = time.perf_counter()
     # SET LOCAL only lasts inside a transaction: without one the HNSW settings never apply.
     with transaction.atomic(), connection.cursor() as cursor:
         allowed = (allowed_sql, allowed_params)
-        dense = nearest(cursor, vector, allowed=allowed, limit=candidates) if vector else []
-        dense_en = (
-            nearest(cursor, vector_en, allowed=allowed, limit=candidates, column="embedding_en")
-            if vector_en
-            else []
-        )
+        with tracing.span("retrieval.dense") as span:
+            dense = nearest(cursor, vector, allowed=allowed, limit=candidates) if vector else []
+            dense_en = (
+                nearest(cursor, vector_en, allowed=allowed, limit=candidates, column="embedding_en")
+                if vector_en
+                else []
+            )
+            span.set_attributes(
+                {"assistant.found": len(dense), "assistant.found_en": len(dense_en)}
+            )
         timings["dense_ms"] = (time.perf_counter() - clock) * 1000
         clock = time.perf_counter()
-        cursor.execute(*bm25_query(query, allowed=allowed, limit=candidates))
-        lexical = cursor.fetchall()
+        with tracing.span("retrieval.lexical") as span:
+            cursor.execute(*bm25_query(query, allowed=allowed, limit=candidates))
+            lexical = cursor.fetchall()
+            span.set_attribute("assistant.found", len(lexical))
         timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
     clock = time.perf_counter()
-    dense_rank = ranks([chunk_id for chunk_id, *_ in dense])
-    lexical_rank = ranks([chunk_id for chunk_id, *_ in lexical])
-    fused = reciprocal_rank(dense_rank, lexical_rank, ranks([row[0] for row in dense_en]))
-    place_of = {
-        chunk_id: (document, page) for chunk_id, _, document, page in [*dense, *lexical, *dense_en]
-    }
-    ranked = by_place(
-        [Ranked(chunk_id, place_of[chunk_id], score) for chunk_id, score in fused.items()]
-    )
+    with tracing.span("retrieval.fusion") as span:
+        dense_rank = ranks([chunk_id for chunk_id, *_ in dense])
+        lexical_rank = ranks([chunk_id for chunk_id, *_ in lexical])
+        fused = reciprocal_rank(dense_rank, lexical_rank, ranks([row[0] for row in dense_en]))
+        place_of = {
+            chunk_id: (document, page)
+            for chunk_id, _, document, page in [*dense, *lexical, *dense_en]
+        }
+        ranked = by_place(
+            [Ranked(chunk_id, place_of[chunk_id], score) for chunk_id, score in fused.items()]
+        )
+        span.set_attribute("assistant.candidates", len(ranked))
     reranker = get_reranker() if rerank else None
     rerank_tokens = None
     if reranker is not None and ranked:
@@ -198,9 +231,11 @@ def _reranked(
     """The best fused candidates in the reranker's order, then the rest in fused order; the
     fused order alone (and no tokens) when the reranker failed."""
     pool = _load([r.chunk_id for r in ranked[: settings.RERANK_CANDIDATES]])
-    result = reranker.rerank(
-        query, ["\n".join(p for p in (h.title, h.heading_path, h.text) if p) for h in pool]
-    )
+    with tracing.span("retrieval.rerank", **{"assistant.candidates": len(pool)}) as span:
+        result = reranker.rerank(
+            query, ["\n".join(p for p in (h.title, h.heading_path, h.text) if p) for h in pool]
+        )
+        span.set_attribute("assistant.outcome", "failed" if result is None else "ok")
     if result is None:
         return ranked, None
     timings["rerank_ms"] = result.ms

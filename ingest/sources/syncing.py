@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from assistant.lib import metrics
 from ingest.models import Source, SourceSync
 from ingest.sources import folder, website
 from ingest.sources.recording import LostLock, Run, SourceError
@@ -62,6 +63,7 @@ def sync(source_id: int, *, queue: Callable[[int], None]) -> SourceSync | None:
     record.claim = None
     record.save()
     source.release_sync(claim, started_at=started)
+    metrics.SOURCE_SYNCS.labels(record.status).inc()
     return record
 
 
