@@ -58,6 +58,7 @@ def test_one_answer_is_one_span_tree_without_the_prompt(
 ):
     qwen_settings.RERANK_PROVIDER = "qwen"
     qwen_settings.QUERY_REWRITE = "always"
+    qwen_settings.AUTO_UPGRADE = False  # one model call (test_upgrade.py traces nothing)
     ingest_text(
         Collection.objects.create(name="Guide", is_public=True), "g.md", f"# Q\n\n{PASSAGE}\n"
     )
