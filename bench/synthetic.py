@@ -283,7 +283,7 @@ def _index_definitions(cursor) -> dict[str, str]:
 DOCUMENT_COLUMNS = (
     "id, collection_id, title, source_path, media_type, sha256, size_bytes, file, version, "
     "status, stage, progress, parsed_blocks, chunk_count, embedded_count, failure_reason, "
-    "timings, attempts, created_at, updated_at, ready_at, ocr_pages"
+    "timings, attempts, created_at, updated_at, ready_at, ocr_pages, language"
 )
 CHUNK_COLUMNS = (
     "document_id, collection_id, ordinal, text, heading_path, token_count, search_extra, embedding"
@@ -391,6 +391,7 @@ def load_synthetic_chunks(
                             "now",
                             "now",
                             "[]",
+                            "",
                         )
                     )
             with cur.copy(
