@@ -50,6 +50,10 @@ class AuditEntry(models.Model):
         SOURCE_CHANGED = "source.changed", _("Source changed")
         SOURCE_DELETED = "source.deleted", _("Source deleted")
         SOURCE_SYNCED = "source.synced", _("Source sync requested")
+        REVIEWED_ANSWER_CREATED = "reviewed_answer.created", _("Reviewed answer written")
+        REVIEWED_ANSWER_CHANGED = "reviewed_answer.changed", _("Reviewed answer changed")
+        REVIEWED_ANSWER_CONFIRMED = "reviewed_answer.confirmed", _("Reviewed answer confirmed")
+        REVIEWED_ANSWER_DELETED = "reviewed_answer.deleted", _("Reviewed answer deleted")
         USAGE_EXPORTED = "usage.exported", _("Usage exported")
         AUDIT_EXPORTED = "audit.exported", _("Audit log exported")
 

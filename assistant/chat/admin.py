@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from assistant.audit.admin import Audited
 from assistant.chat.models import (
     Conversation,
     EvaluationRun,
@@ -162,9 +163,11 @@ class ReviewedCitationInline(admin.TabularInline):
 
 
 @admin.register(ReviewedAnswer)
-class ReviewedAnswerAdmin(admin.ModelAdmin):
+class ReviewedAnswerAdmin(Audited, admin.ModelAdmin):
     """Saving here reviews the answer now: its phrasings are embedded again, its citations
     pinned to their documents' current versions, and a flag for review cleared."""
+
+    audit_as = "reviewed_answer"
 
     list_display = ["question", "needs_review", "reviewed_by", "reviewed_at"]
     list_filter = ["needs_review", "collections"]

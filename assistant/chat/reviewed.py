@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from assistant.audit import log
 from assistant.chat.models import Message, ReviewedAnswer, ReviewedCitation
 from assistant.llm.calls import embedding_row
 from ingest.embedders import get_embedder
@@ -46,7 +47,9 @@ def save_reviewed(
 ) -> ReviewedAnswer:
     """Create (or, given `reviewed`, replace the contents of) a reviewed answer, as reviewed now
     by `by` against the cited documents' current versions."""
+    created = reviewed is None
     reviewed = reviewed or ReviewedAnswer(source_message=source_message)
+    before = {name: getattr(reviewed, name) for name in AUDITED_FIELDS}
     reviewed.question = question.strip()
     reviewed.answer = answer.strip()
     reviewed.variants = [v.strip() for v in variants if v.strip()]
@@ -68,7 +71,20 @@ def save_reviewed(
             )
             for n, c in enumerate(cited, start=1)
         )
+        changes = {
+            name: [None if created else before[name], getattr(reviewed, name)]
+            for name in AUDITED_FIELDS
+            if created or before[name] != getattr(reviewed, name)
+        }
+        action = (
+            log.Action.REVIEWED_ANSWER_CREATED if created else log.Action.REVIEWED_ANSWER_CHANGED
+        )
+        log.record(action, actor=by, target=reviewed, changes=changes)
     return reviewed
+
+
+# What an audit entry keeps of a reviewed answer's change, before and after.
+AUDITED_FIELDS = ("question", "answer", "variants")
 
 
 def embed_phrasings(reviewed: ReviewedAnswer) -> None:
@@ -93,6 +109,7 @@ def confirm(reviewed: ReviewedAnswer, *, by) -> None:
         reviewed.needs_review, reviewed.review_reason = False, ""
         reviewed.reviewed_by, reviewed.reviewed_at = by, timezone.now()
         reviewed.save(update_fields=["needs_review", "review_reason", "reviewed_by", "reviewed_at"])
+        log.record(log.Action.REVIEWED_ANSWER_CONFIRMED, actor=by, target=reviewed)
 
 
 def _current_version(document: Document | None) -> Document | None:

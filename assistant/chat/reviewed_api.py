@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
 
+from assistant.audit import log
 from assistant.chat.models import ReviewedAnswer
 from assistant.chat.reviewed import CannotConfirm, Cited, confirm, save_reviewed
 from assistant.lib.api import ApiError, Text, Words
@@ -176,5 +177,7 @@ def change(request, reviewed_id: int, body: ReviewedPatch):
 @router.delete("/reviewed-answers/{reviewed_id}", response={204: None})
 def delete(request, reviewed_id: int):
     _require(request, "delete")
-    get_object_or_404(_readable(request), pk=reviewed_id).delete()
+    reviewed = get_object_or_404(_readable(request), pk=reviewed_id)
+    log.record(log.Action.REVIEWED_ANSWER_DELETED, target=reviewed)
+    reviewed.delete()
     return Status(204, None)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from django.contrib.auth.models import Group
 
+from assistant.audit.models import AuditEntry
 from assistant.chat.models import ReviewedAnswer
 from ingest.models import Collection
 from tests.assistant.chat.test_api import api, token_for
@@ -125,3 +126,23 @@ def test_a_flagged_answer_is_confirmed_by_patching_needs_review(live_server_url,
     assert [r["id"] for r in flagged] == [reviewed_id]
     assert confirmed.json()["needs_review"] is False
     assert confirmed.json()["citations"][0]["document_version"] == 2
+
+
+def test_every_change_to_a_reviewed_answer_is_in_the_audit_log(live_server_url, guide):
+    sam = api(live_server_url, token_for("sam"))
+
+    reviewed_id = sam.post("/reviewed-answers", json=body(guide)).json()["id"]
+    sam.patch(f"/reviewed-answers/{reviewed_id}", json={"variants": ["Daily limit?"]})
+    sam.delete(f"/reviewed-answers/{reviewed_id}")
+
+    entries = list(
+        AuditEntry.objects.filter(object_type="assistant.reviewedanswer").order_by("at", "pk")
+    )
+    assert [e.action for e in entries] == [
+        "reviewed_answer.created",
+        "reviewed_answer.changed",
+        "reviewed_answer.deleted",
+    ]
+    assert {e.actor_name for e in entries} == {"sam"}
+    assert {e.object_id for e in entries} == {str(reviewed_id)}
+    assert entries[1].changes == {"variants": [["每天可以问多少个问题？"], ["Daily limit?"]]}
