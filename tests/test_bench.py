@@ -107,6 +107,12 @@ def test_ocr_scan_runs_on_a_tiny_scan(tmp_path):
     assert "pages read by OCR: 1" in out
 
 
+def test_source_sync_runs_on_a_tiny_site(corpus):
+    out = bench("source_sync.py", "--corpus", str(corpus), "--start", "page0.html")
+
+    assert "first sync" in out and "unchanged re-sync" in out
+
+
 def test_reviewed_answers_prints_its_calibration():
     out = bench("reviewed_answers.py")
 
