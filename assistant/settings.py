@@ -13,6 +13,7 @@ from assistant.lib.env import (
     env_bool,
     env_choice,
     env_float,
+    env_group_map,
     env_int,
     env_list,
     env_networks,
@@ -277,6 +278,16 @@ QUESTION_MAX_CHARS = env_int("QUESTION_MAX_CHARS", 4000, minimum=10)
 LOGIN_ATTEMPTS_PER_ACCOUNT = env_int("LOGIN_ATTEMPTS_PER_ACCOUNT", 5, minimum=1)
 LOGIN_ATTEMPTS_PER_ADDRESS = env_int("LOGIN_ATTEMPTS_PER_ADDRESS", 20, minimum=1)
 LOGIN_WINDOW_S = env_int("LOGIN_WINDOW_S", 900, minimum=1)
+# Who may sign in with a password kept here: everyone, or only superusers (the first admin) where
+# people sign in through the company's identity provider or directory.
+PASSWORD_LOGIN = env_choice("PASSWORD_LOGIN", "everyone", {"everyone", "superusers"})
+# Directory groups (an OpenID Connect group claim's values, LDAP group DNs) to groups here, added
+# to the mappings kept in the admin: '{"cn=support,ou=groups,dc=example,dc=org": ["staff"]}'.
+DIRECTORY_GROUP_MAP = env_group_map("DIRECTORY_GROUP_MAP")
+AUTHENTICATION_BACKENDS = [
+    "assistant.accounts.backends.PasswordBackend",
+    "assistant.accounts.backends.DirectoryBackend",
+]
 # The longest period the usage dashboard and its CSV export cover (charts bucket past 90 days).
 USAGE_MAX_DAYS = env_int("USAGE_MAX_DAYS", 731, minimum=1)
 # The most collection ids one ask or search may name.

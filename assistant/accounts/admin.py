@@ -5,7 +5,7 @@ from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group, Permission, User
 from django.utils.translation import gettext_lazy as _
 
-from assistant.accounts.models import ApiToken, QuotaOverride
+from assistant.accounts.models import ApiToken, DirectoryGroup, ExternalIdentity, QuotaOverride
 from assistant.audit.admin import Audited
 
 
@@ -38,6 +38,29 @@ class ApiTokenAdmin(Audited, admin.ModelAdmin):
     exclude = ["digest"]
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DirectoryGroup)
+class DirectoryGroupAdmin(Audited, admin.ModelAdmin):
+    """Which groups here the members of a directory group get, at every sign-in."""
+
+    audit_as = "directory_group"
+
+    list_display = ["name"]
+    search_fields = ["name"]
+    filter_horizontal = ["groups"]
+
+
+class ExternalIdentityInline(admin.TabularInline):
+    """Where the person signs in: written by their sign-ins, never by hand."""
+
+    model = ExternalIdentity
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ["provider", "subject", "groups", "last_sign_in"]
+
+    def has_add_permission(self, request, obj=None):
         return False
 
 
@@ -83,7 +106,7 @@ class TranslatedPermissions:
 class UserWithQuotaAdmin(Audited, TranslatedPermissions, UserAdmin):
     """A change of role is a change of the user's groups: its entry names them before and after."""
 
-    inlines = [*UserAdmin.inlines, QuotaInline]
+    inlines = [*UserAdmin.inlines, QuotaInline, ExternalIdentityInline]
     audit_as = "user"
     audit_inlines = {"quotaoverride": "quota"}
 

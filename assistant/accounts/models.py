@@ -153,3 +153,63 @@ class UserLanguage(models.Model):
         """The user's chosen language if it is still one the site offers, else None."""
         language = cls.objects.filter(user_id=user_id).values_list("language", flat=True).first()
         return language if language in dict(settings.LANGUAGES) else None
+
+
+class DirectoryGroup(models.Model):
+    """A group of the company's identity provider or directory, and the groups here its members
+    get: roles (admin, staff, user) or groups that read collections. Members get them at every
+    sign-in; someone who left the directory group loses them at their next."""
+
+    name = models.CharField(
+        max_length=500,
+        unique=True,
+        help_text=_(
+            "As the provider sends it: an OpenID Connect group claim's value or an LDAP group's "
+            "distinguished name. Letter case does not matter."
+        ),
+        verbose_name=_("directory group"),
+    )
+    groups = models.ManyToManyField(
+        Group,
+        blank=True,
+        related_name="directory_groups",
+        help_text=_("A role (admin, staff, user) or a group that reads collections."),
+        verbose_name=_("groups here"),
+    )
+
+    class Meta:
+        verbose_name = _("directory group mapping")
+        verbose_name_plural = _("directory group mappings")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExternalIdentity(models.Model):
+    """Who a person is at an identity provider or directory: the account they sign in to here."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="external_identities",
+        verbose_name=_("user"),
+    )
+    provider = models.CharField(max_length=50, verbose_name=_("provider"))
+    subject = models.CharField(
+        max_length=500,
+        help_text=_("The provider's stable identifier of the person."),
+        verbose_name=_("subject"),
+    )
+    groups = models.JSONField(
+        default=list, blank=True, help_text=_("At the last sign-in."), verbose_name=_("groups")
+    )
+    last_sign_in = models.DateTimeField(verbose_name=_("last sign-in"))
+
+    class Meta:
+        verbose_name = _("external identity")
+        verbose_name_plural = _("external identities")
+        constraints = [models.UniqueConstraint(fields=["provider", "subject"], name="one_identity")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.subject}"

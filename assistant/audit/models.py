@@ -54,6 +54,9 @@ class AuditEntry(models.Model):
         REVIEWED_ANSWER_CHANGED = "reviewed_answer.changed", _("Reviewed answer changed")
         REVIEWED_ANSWER_CONFIRMED = "reviewed_answer.confirmed", _("Reviewed answer confirmed")
         REVIEWED_ANSWER_DELETED = "reviewed_answer.deleted", _("Reviewed answer deleted")
+        DIRECTORY_GROUP_CREATED = "directory_group.created", _("Directory group mapping created")
+        DIRECTORY_GROUP_CHANGED = "directory_group.changed", _("Directory group mapping changed")
+        DIRECTORY_GROUP_DELETED = "directory_group.deleted", _("Directory group mapping deleted")
         USAGE_EXPORTED = "usage.exported", _("Usage exported")
         AUDIT_EXPORTED = "audit.exported", _("Audit log exported")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -55,6 +56,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_group_map(name: str) -> dict[str, list[str]]:
+    """A JSON object from a name outside to the names of groups here: {"kc-admins": ["admin"]}."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {error}") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(groups, list) and all(isinstance(group, str) and group for group in groups)
+        for groups in value.values()
+    ):
+        raise ImproperlyConfigured(
+            f'{name} must map each name to a list of group names, like {{"admins": ["admin"]}}'
+        )
+    return value
 
 
 def env_choice(name: str, default: str, choices: set[str]) -> str:
