@@ -221,6 +221,12 @@ def test_a_directory_that_fails_is_said_so_logged_and_not_counted_as_a_wrong_pas
         record.name.startswith("assistant.accounts") and reason in record.getMessage()
         for record in caplog.records
     )
+    admin_login = client.post(
+        "/admin/login/",
+        {"username": "ann", "password": "ann-secret"},
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert admin_login.status_code == 200 and message in admin_login.content.decode()
     assert not Throttle.objects.exists()
     assert not django_user_model.objects.filter(username="ann").exists()
 
