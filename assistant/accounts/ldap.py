@@ -48,7 +48,7 @@ class LDAPBackend(backend.LDAPBackend):
 
     def get_or_build_user(self, username, ldap_user):
         """The entry's account, found or made and brought up to date by directory.sign_in."""
-        attrs = ldap_user.attrs
+        attrs = ldap_user.attrs or {}  # None where the entry could not be read back
 
         def first(field: str) -> str:
             values = attrs.get(self.settings.USER_ATTR_MAP.get(field, ""), [])

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterator
 
 import ldap
 import pytest
 from django.contrib.auth.models import Group
 
+from assistant.accounts import ldap as ldap_backend
 from assistant.accounts import throttle
 from assistant.accounts.models import DirectoryGroup, ExternalIdentity, Throttle
 from assistant.audit.models import AuditEntry
@@ -267,3 +269,14 @@ def test_a_deactivated_account_is_refused_and_its_session_ends(client, use_direc
     refused = _log_in(client, "ann", "ann-secret")
     assert refused.status_code == 200
     assert "Your account here is deactivated" in refused.content.decode()
+
+
+def test_the_subject_is_the_entrys_stable_id_else_its_dn():
+    guid = slapd.KIM_GUID.bytes_le
+    assert ldap_backend.subject("cn=kim", {"objectGUID": [guid]}) == str(slapd.KIM_GUID)
+    ascii_guid = bytes(range(16))  # valid UTF-8: django-auth-ldap hands it over as text
+    assert ldap_backend.subject("cn=x", {"objectGUID": [ascii_guid.decode()]}) == str(
+        uuid.UUID(bytes_le=ascii_guid)
+    )
+    assert ldap_backend.subject("uid=ann", {"entryUUID": ["C995-AB"]}) == "c995-ab"
+    assert ldap_backend.subject("UID=Ann,OU=People", {}) == "uid=ann,ou=people"
