@@ -9,6 +9,8 @@ group mapping maps: see assistant/accounts/ldap.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ldap
 from django.core.exceptions import ImproperlyConfigured
 from django_auth_ldap import config
@@ -58,6 +60,10 @@ def auth_ldap_settings(
     ):
         if value and "%(user)s" not in value:
             raise ImproperlyConfigured(f"{name} must contain %(user)s, got {value!r}")
+    if start_tls and "ldaps://" in server_uri.lower():
+        raise ImproperlyConfigured("LDAP_START_TLS is for ldap:// URIs: ldaps:// is TLS already")
+    if ca_file and not Path(ca_file).is_file():
+        raise ImproperlyConfigured(f"LDAP_CA_FILE {ca_file!r} is not a file")
     if group_type not in GROUP_TYPES:
         raise ImproperlyConfigured(
             f"LDAP_GROUP_TYPE must be one of {sorted(GROUP_TYPES)}, got {group_type!r}"

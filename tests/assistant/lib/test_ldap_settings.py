@@ -38,6 +38,8 @@ GOOD = {
         ("LDAP_USER_FILTER", {"user_filter": "(sAMAccountName=ann)"}),
         ("LDAP_USER_DN_TEMPLATE", {"user_dn_template": "uid=ann,ou=people"}),
         ("LDAP_GROUP_TYPE", {"group_type": "nestedGroups"}),
+        ("LDAP_START_TLS", {"start_tls": True}),
+        ("LDAP_CA_FILE", {"ca_file": "/nowhere/corp-root-ca.pem"}),
     ],
 )
 def test_settings_that_could_sign_nobody_in_fail_naming_the_setting(setting, changes):
