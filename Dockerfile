@@ -5,9 +5,16 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY assistant ./assistant
 COPY ingest ./ingest
-RUN pip install --no-cache-dir . \
+# python-ldap (LDAP sign-in) compiles against OpenLDAP's client library: the compiler and headers
+# serve the build only; the libraries it links stay.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libldap-2.5-0 libsasl2-2 \
+       gcc libc6-dev libldap2-dev libsasl2-dev \
+    && pip install --no-cache-dir . \
     && pip install --no-cache-dir --no-deps $(python -c "import tomllib; \
-       print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-assistant']['no-deps'])")
+       print(*tomllib.load(open('pyproject.toml', 'rb'))['tool']['qwen-assistant']['no-deps'])") \
+    && apt-get purge -y --auto-remove gcc libc6-dev libldap2-dev libsasl2-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN useradd --system --create-home app \
     && SECRET_KEY=build-only DATABASE_URL=postgres://build@localhost/build \

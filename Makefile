@@ -15,14 +15,14 @@ PORT ?= 8000
 LOCAL_GGUF ?=
 export PORT LOCAL_GGUF
 
-.PHONY: run test install lint format clean chromium
+.PHONY: run test install lint format clean chromium ldap-headers slapd
 
 run: $(VENV)/.installed-app $(if $(LOCAL_GGUF),$(VENV)/.installed-local)
 	$(PY) manage.py run
 
 # One worker per core, each test file on one worker (its module fixtures start once); every worker
 # has its own var/ and test database on the session's embedded PostgreSQL.
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium slapd
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n auto --dist loadfile
 
@@ -31,6 +31,16 @@ test: $(VENV)/.installed-test chromium
 # Noto CJK draws the Chinese pages' screenshots with real glyphs, not boxes.
 chromium:
 	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-noto-cjk; }
+
+# The LDAP tests start Debian's slapd themselves (as the current user, on a free loopback port)
+# and make their TLS certificates with openssl; installed once, as root, like Chromium.
+slapd:
+	@test -x /usr/sbin/slapd && command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends slapd openssl; }
+
+# python-ldap (LDAP sign-in) has no Linux wheels: it compiles against OpenLDAP's client library,
+# whose headers Debian ships; installed once, as root, before the app's dependencies.
+ldap-headers:
+	@test -f /usr/include/ldap.h && test -f /usr/include/sasl/sasl.h || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libldap2-dev libsasl2-dev; }
 
 install: $(VENV)/.installed-app
 
@@ -43,7 +53,7 @@ $(UV): | $(PY)
 
 # Two packages come --no-deps (the Dockerfile installs the same pins the same way); pyproject.toml
 # says why.
-$(VENV)/.installed-app: pyproject.toml | $(UV)
+$(VENV)/.installed-app: pyproject.toml | $(UV) ldap-headers
 	$(INSTALL) -e .
 	$(INSTALL) --no-deps $(NO_DEPS)
 	@touch $@

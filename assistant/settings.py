@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from assistant.lib import embedded_db, mail, var
+from assistant.lib import embedded_db, ldap_settings, mail, var
 from assistant.lib.env import (
     env_bool,
     env_choice,
@@ -288,6 +288,32 @@ AUTHENTICATION_BACKENDS = [
     "assistant.accounts.backends.PasswordBackend",
     "assistant.accounts.backends.DirectoryBackend",
 ]
+# --- LDAP / Active Directory sign-in (assistant/accounts/ldap.py): off while LDAP_SERVER_URI is
+# empty. The README's "LDAP / Active Directory" part says what each of these does.
+LDAP_SERVER_URI = env_str("LDAP_SERVER_URI")
+if LDAP_SERVER_URI:
+    globals().update(
+        ldap_settings.auth_ldap_settings(
+            server_uri=LDAP_SERVER_URI,
+            bind_dn=env_str("LDAP_BIND_DN"),
+            bind_password=env_str("LDAP_BIND_PASSWORD"),
+            user_search_base=env_str("LDAP_USER_SEARCH_BASE"),
+            user_filter=env_str("LDAP_USER_FILTER", "(uid=%(user)s)"),
+            user_dn_template=env_str("LDAP_USER_DN_TEMPLATE"),
+            start_tls=env_bool("LDAP_START_TLS", False),
+            ca_file=env_str("LDAP_CA_FILE"),
+            tls_verify=env_bool("LDAP_TLS_VERIFY", True),
+            group_search_base=env_str("LDAP_GROUP_SEARCH_BASE"),
+            group_type=env_str("LDAP_GROUP_TYPE", "groupOfNames"),
+            attributes={
+                "first_name": env_str("LDAP_ATTR_FIRST_NAME", "givenName"),
+                "last_name": env_str("LDAP_ATTR_LAST_NAME", "sn"),
+                "email": env_str("LDAP_ATTR_EMAIL", "mail"),
+            },
+            timeout_s=env_int("LDAP_TIMEOUT_S", 5, minimum=1),
+        )
+    )
+    AUTHENTICATION_BACKENDS.append("assistant.accounts.ldap.LDAPBackend")
 # The longest period the usage dashboard and its CSV export cover (charts bucket past 90 days).
 USAGE_MAX_DAYS = env_int("USAGE_MAX_DAYS", 731, minimum=1)
 # The most collection ids one ask or search may name.

@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -64,6 +65,8 @@ class ThrottledLogin:
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
+        if form.has_error(NON_FIELD_ERRORS, "directory_unreachable"):
+            return super().form_invalid(form)  # no password was judged (assistant/accounts/ldap.py)
         username = self.request.POST.get("username", "")
         log.record(log.Action.LOGIN_FAILED, actor_name=username)
         metrics.LOGIN_FAILURES.inc()
