@@ -18,6 +18,7 @@ import requests
 from authlib.integrations.base_client import MismatchingStateError
 from authlib.integrations.django_client import DjangoOAuth2App, OAuth, OAuthError
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -119,7 +120,7 @@ def authorization_url(request: HttpRequest, next_url: str) -> str:
     return found["url"]
 
 
-def finish(request: HttpRequest) -> tuple[object, str, str]:
+def finish(request: HttpRequest) -> tuple[AbstractBaseUser, str, str]:
     """The provider's answer at the callback: (the account, the ID token, where to go next).
     Raises SignInFailed with what went wrong; no account is made or changed then."""
     app = client()
