@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from assistant.accounts import tokens
+from assistant.accounts import oidc, tokens
 from assistant.accounts.models import DirectoryGroup, ExternalIdentity
 from assistant.audit.models import AuditEntry
 from assistant.lib.ports import free_port
 from tests.assistant.test_browser import chromium, watch_for_csp_violations
-from tests.conftest import worker_database_url
+from tests.conftest import ROOT, worker_database_url
 from tests.support import app_server
 from tests.support.oidc_provider import PASSWORD, Provider
 
@@ -31,7 +33,7 @@ def provider():
 
 
 @pytest.fixture
-def oidc(settings, provider, db):
+def idp(settings, provider, db):
     """The app in this process signing in at the provider; its groups "staff-team" and
     "admins" mapped to our staff and admin roles."""
     settings.OIDC_ISSUER = provider.issuer
@@ -67,13 +69,13 @@ def _failure(response, status: int = 400) -> str:
     return response.content.decode()
 
 
-def test_the_first_sign_in_makes_the_account_with_its_groups_mapped(client, oidc):
-    oidc.person("olivia", groups=["staff-team", "unmapped"])
+def test_the_first_sign_in_makes_the_account_with_its_groups_mapped(client, idp):
+    idp.person("olivia", groups=["staff-team", "unmapped"])
     authorization = _start(client, "/usage/")
     query = parse_qs(urlsplit(authorization).query)
     assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
 
-    response = _back(client, oidc.authorize(authorization, "olivia"))
+    response = _back(client, idp.authorize(authorization, "olivia"))
 
     assert response.status_code == 302 and response["Location"] == "/usage/"
     olivia = get_user_model().objects.get(username="olivia")
@@ -86,14 +88,14 @@ def test_the_first_sign_in_makes_the_account_with_its_groups_mapped(client, oidc
     assert AuditEntry.objects.filter(action="user.created", actor_id=olivia.pk).exists()
 
 
-def test_leaving_a_group_at_the_provider_takes_the_role_at_the_next_sign_in(client, oidc):
-    oidc.person("pavel", groups=["admins"])
-    _sign_in(client, oidc, "pavel")
+def test_leaving_a_group_at_the_provider_takes_the_role_at_the_next_sign_in(client, idp):
+    idp.person("pavel", groups=["admins"])
+    _sign_in(client, idp, "pavel")
     assert client.get("/admin/").status_code == 200
     client.post("/accounts/logout/")
 
-    oidc.person("pavel", groups=[])
-    _sign_in(client, oidc, "pavel")
+    idp.person("pavel", groups=[])
+    _sign_in(client, idp, "pavel")
 
     pavel = get_user_model().objects.get(username="pavel")
     assert set(pavel.groups.values_list("name", flat=True)) == {"user"}
@@ -101,28 +103,28 @@ def test_leaving_a_group_at_the_provider_takes_the_role_at_the_next_sign_in(clie
     assert client.get("/usage/").status_code == 403
 
 
-def test_a_group_mapped_in_the_admin_gives_collection_access(client, oidc):
+def test_a_group_mapped_in_the_admin_gives_collection_access(client, idp):
     readers = Group.objects.create(name="Handbook readers")
     DirectoryGroup.objects.create(name="HR").groups.set([readers])
-    oidc.person("hana", groups=["hr"])  # letter case does not matter
-    _sign_in(client, oidc, "hana")
+    idp.person("hana", groups=["hr"])  # letter case does not matter
+    _sign_in(client, idp, "hana")
     assert get_user_model().objects.get(username="hana").groups.filter(pk=readers.pk).exists()
 
 
-def test_next_never_leads_off_the_site(client, oidc):
-    oidc.person("nina")
+def test_next_never_leads_off_the_site(client, idp):
+    idp.person("nina")
     for unsafe in ["https://evil.example/", "//evil.example/x", "http://testserver.evil/"]:
-        response = _sign_in(client, oidc, "nina", unsafe)
+        response = _sign_in(client, idp, "nina", unsafe)
         assert response.status_code == 302 and response["Location"] == "/", unsafe
 
 
 @pytest.mark.parametrize(
     "fault", ["wrong-audience", "expired", "unsigned", "wrong-nonce", "tampered"]
 )
-def test_an_id_token_that_fails_validation_signs_nobody_in(client, oidc, caplog, fault):
-    oidc.person(f"ivan-{fault}", groups=["staff-team"])
-    with oidc.misbehaving(fault), caplog.at_level(logging.WARNING, "assistant.accounts"):
-        page = _failure(_sign_in(client, oidc, f"ivan-{fault}"))
+def test_an_id_token_that_fails_validation_signs_nobody_in(client, idp, caplog, fault):
+    idp.person(f"ivan-{fault}", groups=["staff-team"])
+    with idp.misbehaving(fault), caplog.at_level(logging.WARNING, "assistant.accounts"):
+        page = _failure(_sign_in(client, idp, f"ivan-{fault}"))
 
     assert "The answer from Test SSO could not be verified" in page
     assert 'href="/accounts/oidc/login"' in page  # the button, to try again
@@ -132,17 +134,17 @@ def test_an_id_token_that_fails_validation_signs_nobody_in(client, oidc, caplog,
     assert failed.changes == {"provider": "oidc", "reason": "id_token_invalid"}
 
 
-def test_a_tampered_state_is_refused(client, oidc):
-    oidc.person("tara")
-    location = oidc.authorize(_start(client), "tara")
+def test_a_tampered_state_is_refused(client, idp):
+    idp.person("tara")
+    location = idp.authorize(_start(client), "tara")
     page = _failure(_back(client, location.replace("state=", "state=x")))
     assert "This sign-in was already used or has expired" in page
     assert not get_user_model().objects.filter(username="tara").exists()
 
 
-def test_an_answer_counts_once_and_a_used_code_is_refused(client, oidc):
-    oidc.person("rita")
-    location = oidc.authorize(_start(client), "rita")
+def test_an_answer_counts_once_and_a_used_code_is_refused(client, idp):
+    idp.person("rita")
+    location = idp.authorize(_start(client), "rita")
     assert _back(client, location).status_code == 302
     client.post("/accounts/logout/")
 
@@ -154,7 +156,7 @@ def test_an_answer_counts_once_and_a_used_code_is_refused(client, oidc):
     assert "Test SSO refused to complete the sign-in" in page
 
 
-def test_the_providers_refusal_is_shown_in_the_persons_language(client, oidc, caplog):
+def test_the_providers_refusal_is_shown_in_the_persons_language(client, idp, caplog):
     state = parse_qs(urlsplit(_start(client)).query)["state"][0]
     with caplog.at_level(logging.WARNING, "assistant.accounts"):
         response = client.get(
@@ -166,7 +168,7 @@ def test_the_providers_refusal_is_shown_in_the_persons_language(client, oidc, ca
     assert "provider_error" in caplog.text and "access_denied: not allowed" in caplog.text
 
 
-def test_an_unreachable_provider_is_said_plainly(client, oidc, settings, caplog):
+def test_an_unreachable_provider_is_said_plainly(client, idp, settings, caplog):
     settings.OIDC_ISSUER = f"http://127.0.0.1:{free_port()}/o"
     with caplog.at_level(logging.WARNING, "assistant.accounts"):
         response = client.get("/accounts/oidc/login")
@@ -174,9 +176,9 @@ def test_an_unreachable_provider_is_said_plainly(client, oidc, settings, caplog)
     assert "unreachable" in caplog.text and "ConnectionError" in caplog.text
 
 
-def test_a_deactivated_person_is_refused_and_their_api_token_stops(client, oidc):
-    oidc.person("dora")
-    _sign_in(client, oidc, "dora")
+def test_a_deactivated_person_is_refused_and_their_api_token_stops(client, idp):
+    idp.person("dora")
+    _sign_in(client, idp, "dora")
     dora = get_user_model().objects.get(username="dora")
     _row, token = tokens.create(dora, "cli")
     bearer = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
@@ -186,13 +188,13 @@ def test_a_deactivated_person_is_refused_and_their_api_token_stops(client, oidc)
     dora.is_active = False
     dora.save()
 
-    page = _failure(_sign_in(client, oidc, "dora"), status=403)
+    page = _failure(_sign_in(client, idp, "dora"), status=403)
     assert "Your account here is deactivated" in page
     assert client.get("/api/v1/usage", **bearer).status_code == 401
 
 
 def test_the_login_page_offers_the_provider_and_keeps_passwords_for_the_first_admin(
-    client, oidc, settings
+    client, idp, settings
 ):
     page = client.get("/accounts/login/?next=/usage/").content.decode()
     assert "Sign in with Test SSO" in page
@@ -204,21 +206,41 @@ def test_the_login_page_offers_the_provider_and_keeps_passwords_for_the_first_ad
     assert "<details" in page and "Administrator sign-in with a password" in page
 
 
+def test_a_group_claim_is_a_list_of_names_or_one_name():
+    assert oidc.groups(["staff", 3, "", "hr"]) == ["staff", "hr"]
+    assert oidc.groups("staff") == ["staff"]
+    assert oidc.groups(None) == oidc.groups({"staff": True}) == []
+
+
+def test_an_issuer_without_a_client_id_fails_at_start():
+    env = os.environ | {"OIDC_ISSUER": "https://keycloak.example/realms/acme"}
+    env.pop("OIDC_CLIENT_ID", None)
+    started = subprocess.run(
+        [sys.executable, "-c", "import assistant.settings"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0 and "set OIDC_CLIENT_ID too" in started.stderr
+
+
 def test_without_a_provider_there_is_no_button_and_no_way_out(client, db):
     assert "Sign in with" not in client.get("/accounts/login/").content.decode()
     assert client.get("/accounts/oidc/login").status_code == 404
 
 
-def test_signing_out_ends_the_providers_session_too(client, oidc):
-    oidc.person("sam")
-    _sign_in(client, oidc, "sam")
+def test_signing_out_ends_the_providers_session_too(client, idp):
+    idp.person("sam")
+    _sign_in(client, idp, "sam")
     response = client.post("/accounts/logout/")
     assert response.status_code == 302
     end = urlsplit(response["Location"])
-    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{oidc.issuer}/logout/"
+    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{idp.issuer}/logout/"
     query = parse_qs(end.query)
     assert query["post_logout_redirect_uri"] == ["http://127.0.0.1/accounts/login/"]
-    assert query["id_token_hint"] and query["client_id"] == [oidc.client_id]
+    assert query["id_token_hint"] and query["client_id"] == [idp.client_id]
     assert "_auth_user_id" not in client.session
 
 
