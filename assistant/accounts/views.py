@@ -123,6 +123,7 @@ class AdminLoginView(ThrottledLogin, auth_views.LoginView):
             **admin.site.each_context(self.request),
             "title": _("Log in"),
             **super().get_context_data(**kwargs),
+            **oidc.login_choices(),
         }
 
 

@@ -205,6 +205,10 @@ def test_the_login_page_offers_the_provider_and_keeps_passwords_for_the_first_ad
     page = client.get("/accounts/login/").content.decode()
     assert "<details" in page and "Administrator sign-in with a password" in page
 
+    admin_login = client.get("/admin/login/?next=/admin/").content.decode()
+    assert 'href="/accounts/oidc/login?next=/admin/"' in admin_login
+    assert 'id="id_password"' in admin_login
+
 
 def test_a_group_claim_is_a_list_of_names_or_one_name():
     assert oidc.groups(["staff", 3, "", "hr"]) == ["staff", "hr"]
