@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from assistant.lib import embedded_db, ldap_settings, mail, var
 from assistant.lib.env import (
@@ -19,6 +21,7 @@ from assistant.lib.env import (
     env_networks,
     env_prices,
     env_str,
+    env_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -314,6 +317,29 @@ if LDAP_SERVER_URI:
         )
     )
     AUTHENTICATION_BACKENDS.append("assistant.accounts.ldap.LDAPBackend")
+# --- Sign-in with the company's OpenID Connect provider (assistant/accounts/oidc.py) -------------
+# Off while OIDC_ISSUER is empty; the provider's endpoints and keys come from its discovery
+# document, OIDC_ISSUER/.well-known/openid-configuration.
+OIDC_ISSUER = env_url("OIDC_ISSUER")
+OIDC_CLIENT_ID = env_str("OIDC_CLIENT_ID")
+OIDC_CLIENT_SECRET = env_str("OIDC_CLIENT_SECRET")  # empty: a public client (PKCE only)
+OIDC_SCOPES = env_str("OIDC_SCOPES", "openid email profile")
+OIDC_USERNAME_CLAIM = env_str("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = env_str("OIDC_GROUPS_CLAIM", "groups")
+OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME")  # the button's "Sign in with …"
+OIDC_CLOCK_SKEW_S = env_int("OIDC_CLOCK_SKEW_S", 60, minimum=0)
+OIDC_TIMEOUT_S = env_float("OIDC_TIMEOUT_S", 10.0)
+# The site's address as browsers reach it ("https://assistant.example.com"); empty: taken from
+# each request (its Host header and scheme). The redirect URI is this + /accounts/oidc/callback.
+OIDC_PUBLIC_URL = env_url("OIDC_PUBLIC_URL").rstrip("/")
+if OIDC_ISSUER and not OIDC_CLIENT_ID:
+    raise ImproperlyConfigured("OIDC_ISSUER is set: set OIDC_CLIENT_ID too")
+if OIDC_ISSUER:
+    # The sign-out form is redirected on to the provider's end-session page.
+    _issuer = urlsplit(OIDC_ISSUER)
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append(
+        f"{_issuer.scheme}://{_issuer.netloc}"
+    )
 # The longest period the usage dashboard and its CSV export cover (charts bucket past 90 days).
 USAGE_MAX_DAYS = env_int("USAGE_MAX_DAYS", 731, minimum=1)
 # The most collection ids one ask or search may name.

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from assistant import scrape
+from assistant.accounts import oidc_views
 from assistant.accounts import views as accounts
 from assistant.api import api
 from assistant.chat import dashboard, review_views, views
@@ -49,6 +50,10 @@ urlpatterns = [
         name="password_change",
     ),
     path("admin/login/", accounts.AdminLoginView.as_view()),
+    # Sign-in at the company's OpenID Connect provider, and a sign-out that ends its session too.
+    path("accounts/oidc/login", oidc_views.begin, name="oidc_login"),
+    path("accounts/oidc/callback", oidc_views.callback, name="oidc_callback"),
+    path("accounts/logout/", oidc_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

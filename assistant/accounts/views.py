@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views import i18n
 from django.views.decorators.http import require_POST
 
-from assistant.accounts import language, quotas, throttle, tokens
+from assistant.accounts import language, oidc, quotas, throttle, tokens
 from assistant.audit import log
 from assistant.lib import metrics
 
@@ -92,7 +92,8 @@ def _refused(view, wait: int, *, field: str | None = None) -> HttpResponse:
 
 
 class LoginView(ThrottledLogin, auth_views.LoginView):
-    pass
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(**kwargs) | oidc.login_choices()
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
@@ -125,6 +126,7 @@ class AdminLoginView(ThrottledLogin, auth_views.LoginView):
             **admin.site.each_context(self.request),
             "title": _("Log in"),
             **super().get_context_data(**kwargs),
+            **oidc.login_choices(),
         }
 
 

@@ -105,3 +105,11 @@ def env_networks(name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Networ
         return [ipaddress.ip_network(item, strict=False) for item in env_list(name, [])]
     except ValueError as error:
         raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
+def env_url(name: str) -> str:
+    """An http(s) address, or empty."""
+    value = env_str(name)
+    if value and not value.startswith(("https://", "http://")):
+        raise ImproperlyConfigured(f"{name} must be an http(s) address, got {value!r}")
+    return value

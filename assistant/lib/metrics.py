@@ -88,6 +88,9 @@ INGEST_STAGE = Histogram(
 SOURCE_SYNCS = Counter("assistant_source_syncs", "Source syncs finished, by outcome.", ["outcome"])
 LOGIN_FAILURES = Counter("assistant_login_failures", "Wrong passwords at a login form.")
 LOGIN_LOCKOUTS = Counter("assistant_login_lockouts", "Logins locked after too many failures.")
+OIDC_SIGN_INS = Counter(
+    "assistant_oidc_sign_ins", "Sign-ins at the OpenID Connect provider, by outcome.", ["outcome"]
+)
 DB_POOL_IN_USE = Gauge(
     "assistant_db_pool_connections_in_use",
     "Pooled database connections lent out, per web process at its last request, added up.",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from assistant.lib.env import env_bool, env_choice, env_int, env_list, env_prices
+from assistant.lib.env import env_bool, env_choice, env_int, env_list, env_prices, env_url
 
 
 def test_typed_helpers_read_good_values(monkeypatch):
@@ -17,6 +17,7 @@ def test_typed_helpers_read_good_values(monkeypatch):
     assert env_list("L", []) == ["qwen-turbo", "qwen-plus"]
     assert env_prices("P") == {"qwen-plus": (0.4, 1.2)}
     assert env_int("MISSING", 5) == 5
+    assert env_url("MISSING") == ""
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,7 @@ def test_typed_helpers_read_good_values(monkeypatch):
         ("B", "maybe", lambda: env_bool("B", False)),
         ("C", "gpt", lambda: env_choice("C", "qwen", {"qwen", "extractive"})),
         ("P", "qwen-plus=cheap", lambda: env_prices("P")),
+        ("U", "keycloak.example/realms/acme", lambda: env_url("U")),
     ],
 )
 def test_nonsense_fails_loudly_with_the_variable_name(monkeypatch, name, value, read):
