@@ -59,7 +59,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 def env_group_map(name: str) -> dict[str, list[str]]:
-    """A JSON object from a name outside to the names of groups here: {"kc-admins": ["admin"]}."""
+    """A JSON object from a name outside to the names of groups here: {"kc-admins": ["admin"]}.
+    A group's name holds 1 to 150 characters, as Django's groups do."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return {}
@@ -68,7 +69,8 @@ def env_group_map(name: str) -> dict[str, list[str]]:
     except ValueError as error:
         raise ImproperlyConfigured(f"{name} must be a JSON object: {error}") from None
     if not isinstance(value, dict) or not all(
-        isinstance(groups, list) and all(isinstance(group, str) and group for group in groups)
+        isinstance(groups, list)
+        and all(isinstance(group, str) and 0 < len(group) <= 150 for group in groups)
         for groups in value.values()
     ):
         raise ImproperlyConfigured(
