@@ -220,7 +220,9 @@ class EmbeddedPostgres:
             if not (self.data_dir / "PG_VERSION").exists():
                 self._init()
             self._start()
-            self._ensure_database()
+            # A streaming replica (standby.signal) is read-only: the primary made its database.
+            if not (self.data_dir / "standby.signal").exists():
+                self._ensure_database()
             return True
 
     def stop(self) -> None:
