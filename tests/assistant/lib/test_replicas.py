@@ -19,7 +19,6 @@ from assistant.lib.embedded_db import EmbeddedPostgres
 from assistant.lib.ports import free_port
 from tests.conftest import manage
 from tests.support import app_server
-from tests.support.replication import start_replica
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -100,7 +99,7 @@ def cluster() -> Iterator[Cluster]:
         assert manage("migrate", "-v0", env=env).returncode == 0
         manage("createsuperuser", "--noinput", "--username", "ops", "--email", "", env=env)
         token = manage("create_api_token", "ops", env=env).stdout.strip()
-        replica = start_replica(primary, root / "replica" / "data", slot="replica_1")
+        replica = primary.start_replica(root / "replica" / "data", slot="replica_1")
         log = root / "web.log"
         server_env = env | {
             "DATABASE_REPLICA_URLS": replica.url,
