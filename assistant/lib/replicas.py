@@ -56,8 +56,10 @@ def replica_aliases() -> list[str]:
 
 def for_search() -> str:
     """The database alias a search reads from (see the module docstring)."""
+    if connections[DEFAULT_DB_ALIAS].in_atomic_block:
+        return DEFAULT_DB_ALIAS
     ready = [alias for alias in replica_aliases() if not _is_resting(alias)]
-    if not ready or connections[DEFAULT_DB_ALIAS].in_atomic_block:
+    if not ready:
         return DEFAULT_DB_ALIAS
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute("SELECT pg_current_wal_flush_lsn()")
@@ -93,22 +95,24 @@ def _caught_up(alias: str, flushed: str) -> bool:
                 "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn() >= %s::pg_lsn", [flushed]
             )
             in_recovery, replayed = cursor.fetchone()
-            if not in_recovery:
-                _rest(alias, "is down: it is not in recovery, so it no longer follows the primary")
-                return False
-            if replayed:
-                _back(alias)
-                return True
-            if time.monotonic() >= deadline:
+            if replayed or not in_recovery or time.monotonic() >= deadline:
                 break
             time.sleep(0.002)
-        cursor.execute(
-            "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),"
-            " extract(epoch FROM now() - pg_last_xact_replay_timestamp()),"
-            " pg_is_wal_replay_paused()",
-            [flushed],
-        )
-        behind, since, paused = cursor.fetchone()
+        if in_recovery and not replayed:
+            cursor.execute(
+                "SELECT pg_wal_lsn_diff(%s::pg_lsn, pg_last_wal_replay_lsn()),"
+                " extract(epoch FROM now() - pg_last_xact_replay_timestamp()),"
+                " pg_is_wal_replay_paused()",
+                [flushed],
+            )
+            behind, since, paused = cursor.fetchone()
+    if not in_recovery:
+        # Promoted: its positions no longer compare with the primary's.
+        _rest(alias, "is down: it is not in recovery, so it no longer follows the primary")
+        return False
+    if replayed:
+        _back(alias)
+        return True
     _rest(
         alias,
         f"is lagging: {int(behind)} bytes of WAL behind the primary after "

@@ -136,13 +136,17 @@ def test_a_search_reads_from_the_replica_what_was_written_on_the_primary(replica
     replica.wait_until_the_replica_serves("lighthouse keeper wick", "Keepers")
 
 
-def test_a_stopped_replica_never_breaks_a_search_and_the_log_names_it_once(replica):
+def test_a_stopped_replica_never_breaks_an_answer_and_the_log_names_it_once(replica):
     replica.ingest("Orchards", "# Grafting\n\nApple trees are grafted onto rootstock in spring.\n")
     replica.replica.stop()
 
-    results = [replica.search("apple rootstock grafting") for _ in range(3)]
+    answer = replica.client.post("/api/v1/ask", json={"question": "When are apple trees grafted?"})
+    results = [replica.search("apple rootstock grafting") for _ in range(2)]
 
-    assert results == ["Grafting"] * 3
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "succeeded"
+    assert [citation["title"] for citation in answer.json()["citations"]] == ["Grafting"]
+    assert results == ["Grafting"] * 2
     down = replica.log_lines(f"{replica.replica_name} is down:")
     assert len(down) == 1, "one attempt, then it rests"
     assert "searches read the primary for the next 3 s" in down[0]
@@ -187,6 +191,17 @@ def test_a_search_inside_a_transaction_reads_the_primary(replica):
 
     assert where.returncode == 0, where.stderr
     assert where.stdout.split() == ["replica_1", "default"]
+
+
+def test_a_server_that_is_not_in_recovery_is_never_read_as_a_replica(replica):
+    # What a promoted replica looks like: a primary of its own, no longer following ours.
+    env = replica.env | {"DATABASE_REPLICA_URLS": replica.primary.url}
+
+    where = manage("shell", "--no-imports", "-c", WHERE_SEARCHES_READ, env=env)
+
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.split() == ["default", "default"]
+    assert "is down: it is not in recovery, so it no longer follows the primary" in where.stderr
 
 
 def test_an_answer_with_a_replica_configured_writes_to_the_primary_only(replica):
