@@ -138,6 +138,9 @@ def test_a_search_reads_from_the_replica_what_was_written_on_the_primary(replica
 
 def test_a_stopped_replica_never_breaks_an_answer_and_the_log_names_it_once(replica):
     replica.ingest("Orchards", "# Grafting\n\nApple trees are grafted onto rootstock in spring.\n")
+    replica.wait_until_the_replica_serves("apple rootstock grafting", "Grafting")
+    earlier = len(replica.log_lines(f"{replica.replica_name} is down:"))
+    back = len(replica.log_lines(f"{replica.replica_name} serves searches again"))
     replica.replica.stop()
 
     answer = replica.client.post("/api/v1/ask", json={"question": "When are apple trees grafted?"})
@@ -147,17 +150,19 @@ def test_a_stopped_replica_never_breaks_an_answer_and_the_log_names_it_once(repl
     assert answer.json()["status"] == "succeeded"
     assert [citation["title"] for citation in answer.json()["citations"]] == ["Grafting"]
     assert results == ["Grafting"] * 2
-    down = replica.log_lines(f"{replica.replica_name} is down:")
+    down = replica.log_lines(f"{replica.replica_name} is down:")[earlier:]
     assert len(down) == 1, "one attempt, then it rests"
     assert "searches read the primary for the next 3 s" in down[0]
 
     replica.replica.ensure_running()
 
     replica.wait_until_the_replica_serves("apple rootstock grafting", "Grafting")
-    assert replica.log_lines(f"{replica.replica_name} serves searches again")
+    assert len(replica.log_lines(f"{replica.replica_name} serves searches again")) == back + 1
 
 
 def test_a_lagging_replica_falls_back_to_the_primary_and_the_log_says_why(replica):
+    replica.ingest("Tides", "# Neap tides\n\nNeap tides come when the moon is at a quarter.\n")
+    replica.wait_until_the_replica_serves("neap tides moon quarter", "Neap tides")
     replica_sql(replica, "SELECT pg_wal_replay_pause()")
     wait_for(lambda: replica_sql(replica, "SELECT pg_get_wal_replay_pause_state()") == "paused")
 
