@@ -209,6 +209,29 @@ def test_a_server_that_is_not_in_recovery_is_never_read_as_a_replica(replica):
     assert "is down: it is not in recovery, so it no longer follows the primary" in where.stderr
 
 
+def test_a_read_that_fails_on_the_replica_is_done_again_on_the_primary(replica):
+    replica.ingest("Bridges", "# Arches\n\nA keystone locks the voussoirs of a stone arch.\n")
+    # The replica's own `postgres` database: in recovery and caught up, so it is chosen, but it
+    # has none of our tables, so every read there fails.
+    elsewhere = replica.replica.url.rsplit("/", 1)[0] + "/postgres"
+    search = "from ingest.search.retrieval import search\n" + (
+        'print(search("keystone voussoirs arch", user=None).hits[0].title)'
+    )
+
+    found = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        search,
+        env=replica.env | {"DATABASE_REPLICA_URLS": elsewhere},
+    )
+
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip() == "Arches"
+    assert "read replica replica_1 (127.0.0.1" in found.stderr
+    assert 'is down: relation "ingest_' in found.stderr
+
+
 def test_an_answer_with_a_replica_configured_writes_to_the_primary_only(replica):
     replica.ingest("Kilns", "# Firing\n\nStoneware is fired in the kiln at 1200 degrees.\n")
     replica.wait_until_the_replica_serves("stoneware kiln", "Firing")
