@@ -51,7 +51,8 @@ class PrimaryRouter:
 
 
 def replica_aliases() -> list[str]:
-    return [alias for alias in settings.DATABASES if alias != DEFAULT_DB_ALIAS]
+    """replica_1, replica_2, ...: one per DATABASE_REPLICA_URLS entry (see settings)."""
+    return [alias for alias in settings.DATABASES if alias.startswith("replica_")]
 
 
 def for_search() -> str:
