@@ -135,6 +135,27 @@ if env_bool("DATABASE_POOL", False):
         # broken by an outage is replaced, so the first request after it works, no restart.
         "timeout": env_float("DATABASE_POOL_TIMEOUT_S", 10.0),
     }
+# Search and retrieval may read streaming replicas of the primary, one alias each (replica_1,
+# replica_2, ...); writes and everything else stay on "default" (see assistant/lib/replicas.py).
+DATABASE_REPLICA_URLS = env_list("DATABASE_REPLICA_URLS", [])
+# A replica that has not replayed what the primary had flushed when a search began within this
+# many milliseconds is lagging; one found lagging or down is not tried again for RETRY_S.
+DATABASE_REPLICA_MAX_LAG_MS = env_int("DATABASE_REPLICA_MAX_LAG_MS", 100, minimum=0)
+DATABASE_REPLICA_RETRY_S = env_int("DATABASE_REPLICA_RETRY_S", 5, minimum=1)
+# A search waits this long for a replica's connection before it reads the primary instead.
+DATABASE_REPLICA_TIMEOUT_S = env_int("DATABASE_REPLICA_TIMEOUT_S", 2, minimum=1)
+for _number, _url in enumerate(DATABASE_REPLICA_URLS, start=1):
+    _replica = dj_database_url.parse(
+        _url, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"], conn_health_checks=True
+    )
+    _replica.setdefault("OPTIONS", {})["connect_timeout"] = DATABASE_REPLICA_TIMEOUT_S
+    if "pool" in DATABASES["default"]["OPTIONS"]:
+        _replica["OPTIONS"]["pool"] = DATABASES["default"]["OPTIONS"]["pool"] | {
+            "timeout": float(DATABASE_REPLICA_TIMEOUT_S)
+        }
+    DATABASES[f"replica_{_number}"] = _replica
+if DATABASE_REPLICA_URLS:
+    DATABASE_ROUTERS = ["assistant.lib.replicas.PrimaryRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

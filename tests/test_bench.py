@@ -85,6 +85,16 @@ def test_stream_latency_runs_at_a_tiny_size(corpus):
     assert '"levels"' in out
 
 
+def test_replica_reads_runs_at_a_tiny_size(corpus):
+    out = bench(
+        "replica_reads.py",
+        *("--chunks", "100", "--base-chunks", "20", "--corpus", str(corpus)),
+        *("--maintenance-work-mem", "64MB", "--searches", "3", "--write-s", "0.5"),
+        *("--max-lag-ms", "100"),
+    )
+    assert "through the replica" in out and "DATABASE_REPLICA_MAX_LAG_MS=100" in out
+
+
 def test_ingest_manual_runs_on_a_tiny_corpus(corpus):
     assert "unchanged re-run" in bench("ingest_manual.py", "--corpus", str(corpus))
 

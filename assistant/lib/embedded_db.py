@@ -30,6 +30,7 @@ from assistant.lib.ports import free_port, is_taken
 DB_NAME = "assistant"
 SUPERUSER = "postgres"
 SYSTEM_USER = "assistant-db"
+REPLICATION_USER = "replicator"
 DEFAULT_PORT = 54329
 
 
@@ -191,8 +192,8 @@ class EmbeddedPostgres:
         tail = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
         raise RuntimeError(f"The embedded PostgreSQL did not start:\n{tail}")
 
-    def _ensure_database(self) -> None:
-        psql = [
+    def _psql(self, database: str, sql: str) -> str:
+        return self._cmd(
             "psql",
             "-h",
             "127.0.0.1",
@@ -203,13 +204,44 @@ class EmbeddedPostgres:
             "-tAq",
             "-v",
             "ON_ERROR_STOP=1",
-        ]
-        exists = self._cmd(
-            *psql, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"
+            "-d",
+            database,
+            "-c",
+            sql,
         ).stdout.strip()
-        if not exists:
-            self._cmd(*psql, "-d", "postgres", "-c", f"CREATE DATABASE {DB_NAME}")
-        self._cmd(*psql, "-d", DB_NAME, "-c", "CREATE EXTENSION IF NOT EXISTS vector")
+
+    def _ensure_database(self) -> None:
+        if not self._psql("postgres", f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"):
+            self._psql("postgres", f"CREATE DATABASE {DB_NAME}")
+        self._psql(DB_NAME, "CREATE EXTENSION IF NOT EXISTS vector")
+
+    def start_replica(self, data_dir: Path, *, slot: str) -> EmbeddedPostgres:
+        """A hot standby of this (running) server in `data_dir`, started on a free port: a base
+        backup over loopback (`pg_basebackup`, as the role REPLICATION_USER, made if need be)
+        that writes the standby's settings and streams through the physical slot `slot`. For
+        trying read replicas on one machine (the tests, bench/replica_reads.py)."""
+        role = f"SELECT 1 FROM pg_roles WHERE rolname = '{REPLICATION_USER}'"
+        if not self._psql("postgres", role):
+            self._psql("postgres", f"CREATE ROLE {REPLICATION_USER} WITH REPLICATION LOGIN")
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        if user := _run_as():
+            entry = pwd.getpwnam(user)
+            os.chown(data_dir.parent, entry.pw_uid, entry.pw_gid)
+        self._cmd(
+            "pg_basebackup",
+            "--host=127.0.0.1",
+            f"--port={self.port}",
+            f"--username={REPLICATION_USER}",
+            f"--pgdata={data_dir}",
+            "--write-recovery-conf",
+            "--create-slot",
+            f"--slot={slot}",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+        )
+        replica = EmbeddedPostgres(data_dir=data_dir, port=free_port())
+        replica.ensure_running()
+        return replica
 
     def ensure_running(self) -> bool:
         """Start the server if it is not running; True when this call started it."""
@@ -220,7 +252,9 @@ class EmbeddedPostgres:
             if not (self.data_dir / "PG_VERSION").exists():
                 self._init()
             self._start()
-            self._ensure_database()
+            # A streaming replica (standby.signal) is read-only: the primary made its database.
+            if not (self.data_dir / "standby.signal").exists():
+                self._ensure_database()
             return True
 
     def stop(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from django.db import connection
+from django.db import connections
 
 from assistant.lib.text import STOP_WORDS, WORD, cjk_bigrams, identifiers, simple_terms, topic_words
 from ingest.chunking import count_tokens
@@ -116,12 +116,12 @@ FROM (
 """
 
 
-def coverage(query: str, chunk_ids: list[int]) -> float:
+def coverage(query: str, chunk_ids: list[int], *, using: str) -> float:
     """The share of the question's IDF weight that its top passages contain. A word the corpus
     never uses weighs most, so a question about something absent scores low."""
     if not chunk_ids:
         return 0.0
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             COVERAGE_SQL, [topic_words(query), identifiers(query), cjk_bigrams(query), chunk_ids]
         )
@@ -171,13 +171,13 @@ def name_like(question: str) -> list[str]:
     return found
 
 
-def absent_names(question: str, *, allowed: tuple[str, tuple]) -> list[str]:
+def absent_names(question: str, *, allowed: tuple[str, tuple], using: str) -> list[str]:
     """The names the question gives that no passage of the `allowed` collections holds."""
     names = name_like(question)
     if not names:
         return []
     allowed_sql, allowed_params = allowed
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(ABSENT_SQL.format(allowed=allowed_sql), [names, *allowed_params])
         absent = {row[0] for row in cursor.fetchall()}
     return [name for name in names if name in absent]

@@ -5,6 +5,9 @@ merged, under a token budget.
 
 Access control is part of every SQL query: the scan is restricted to the collections the user
 may read (a subquery built from `Collection.objects.readable_by`), never filtered afterwards.
+
+The reads may go to a streaming replica (assistant.lib.replicas): one is chosen per search, after
+the question is embedded, and a read it fails is done again on the primary.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connections, transaction
 
-from assistant.lib import tracing
+from assistant.lib import replicas, tracing
 from assistant.lib.text import CJK
 from ingest import embedding_space
 from ingest.embedders import get_embedder, get_english_embedder
@@ -158,27 +161,17 @@ def _search(
         vector = vector_literal(embedder.embed([query])[0]) if dense_ok else None
         vector_en = vector_literal(english.embed([query])[0]) if english else None
     timings["embed_ms"] = (time.perf_counter() - started) * 1000
-    clock = time.perf_counter()
-    # SET LOCAL only lasts inside a transaction: without one the HNSW settings never apply.
-    with transaction.atomic(), connection.cursor() as cursor:
-        allowed = (allowed_sql, allowed_params)
-        with tracing.span("retrieval.dense") as span:
-            dense = nearest(cursor, vector, allowed=allowed, limit=candidates) if vector else []
-            dense_en = (
-                nearest(cursor, vector_en, allowed=allowed, limit=candidates, column="embedding_en")
-                if vector_en
-                else []
-            )
-            span.set_attributes(
-                {"assistant.found": len(dense), "assistant.found_en": len(dense_en)}
-            )
-        timings["dense_ms"] = (time.perf_counter() - clock) * 1000
-        clock = time.perf_counter()
-        with tracing.span("retrieval.lexical") as span:
-            cursor.execute(*bm25_query(query, allowed=allowed, limit=candidates))
-            lexical = cursor.fetchall()
-            span.set_attribute("assistant.found", len(lexical))
-        timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
+    database = replicas.for_search()
+    dense, dense_en, lexical = replicas.read(
+        database,
+        _candidates,
+        query,
+        vector,
+        vector_en,
+        allowed=(allowed_sql, allowed_params),
+        limit=candidates,
+        timings=timings,
+    )
     clock = time.perf_counter()
     with tracing.span("retrieval.fusion") as span:
         dense_rank = ranks([chunk_id for chunk_id, *_ in dense])
@@ -195,9 +188,11 @@ def _search(
     reranker = get_reranker() if rerank else None
     rerank_tokens = None
     if reranker is not None and ranked:
-        ranked, rerank_tokens = _reranked(reranker, query, ranked, timings)
+        ranked, rerank_tokens = _reranked(reranker, query, ranked, timings, database=database)
     # Only the chosen few are read in full: ranking needs no passage text.
-    chosen = _load([r.chunk_id for r in diversify(ranked, k=k, per_place=per_place)])
+    chosen = replicas.read(
+        database, _load, [r.chunk_id for r in diversify(ranked, k=k, per_place=per_place)]
+    )
     similarity = {chunk_id: 1.0 - distance for chunk_id, distance, *_ in dense}
     for hit in chosen:
         hit.score = fused[hit.chunk_id]
@@ -207,11 +202,13 @@ def _search(
     timings["fuse_ms"] = (time.perf_counter() - clock) * 1000
     # The best passages by rank and by keywords: the dense legs may lead with passages that
     # share the meaning but few of the words, and coverage is about the words.
-    covered = coverage(
+    covered = replicas.read(
+        database,
+        coverage,
         query,
         list(dict.fromkeys([hit.chunk_id for hit in chosen[:3]] + [r[0] for r in lexical[:3]])),
     )
-    absent = absent_names(query, allowed=(allowed_sql, allowed_params))
+    absent = replicas.read(database, absent_names, query, allowed=(allowed_sql, allowed_params))
     timings["total_ms"] = (time.perf_counter() - started) * 1000
     return Retrieval(
         query=query,
@@ -225,12 +222,48 @@ def _search(
     )
 
 
+def _candidates(
+    query: str,
+    vector: str | None,
+    vector_en: str | None,
+    *,
+    allowed: tuple[str, tuple],
+    limit: int,
+    timings: dict[str, float],
+    using: str,
+) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The `limit` best chunks of each leg: dense, dense English and lexical."""
+    clock = time.perf_counter()
+    # SET LOCAL only lasts inside a transaction: without one the HNSW settings never apply.
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        with tracing.span("retrieval.dense") as span:
+            dense = nearest(cursor, vector, allowed=allowed, limit=limit) if vector else []
+            dense_en = (
+                nearest(cursor, vector_en, allowed=allowed, limit=limit, column="embedding_en")
+                if vector_en
+                else []
+            )
+            span.set_attributes(
+                {"assistant.found": len(dense), "assistant.found_en": len(dense_en)}
+            )
+        timings["dense_ms"] = (time.perf_counter() - clock) * 1000
+        clock = time.perf_counter()
+        with tracing.span("retrieval.lexical") as span:
+            cursor.execute(*bm25_query(query, allowed=allowed, limit=limit))
+            lexical = cursor.fetchall()
+            span.set_attribute("assistant.found", len(lexical))
+        timings["lexical_ms"] = (time.perf_counter() - clock) * 1000
+    return dense, dense_en, lexical
+
+
 def _reranked(
-    reranker, query: str, ranked: list[Ranked], timings: dict[str, float]
+    reranker, query: str, ranked: list[Ranked], timings: dict[str, float], *, database: str
 ) -> tuple[list[Ranked], int | None]:
     """The best fused candidates in the reranker's order, then the rest in fused order; the
     fused order alone (and no tokens) when the reranker failed."""
-    pool = _load([r.chunk_id for r in ranked[: settings.RERANK_CANDIDATES]])
+    pool = replicas.read(
+        database, _load, [r.chunk_id for r in ranked[: settings.RERANK_CANDIDATES]]
+    )
     with tracing.span("retrieval.rerank", **{"assistant.candidates": len(pool)}) as span:
         result = reranker.rerank(
             query, ["\n".join(p for p in (h.title, h.heading_path, h.text) if p) for h in pool]
@@ -243,10 +276,10 @@ def _reranked(
     return sorted(ranked, key=lambda r: position.get(r.chunk_id, len(position))), result.tokens
 
 
-def _load(chunk_ids: list[int]) -> list[Hit]:
+def _load(chunk_ids: list[int], *, using: str) -> list[Hit]:
     if not chunk_ids:
         return []
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             """
             SELECT c.id, c.document_id, c.ordinal, d.title, d.source_path, c.heading_path,
