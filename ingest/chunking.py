@@ -145,3 +145,9 @@ def chunk_blocks(
             glue = "" if CJK.search(piece[-1:]) else " "
     emit(carry_overlap=False)
     return drafts
+
+
+def embedding_text(title: str, draft: Draft) -> str:
+    """What the embedder reads: the passage with its document title and headings for context."""
+    context = " › ".join(part for part in (title, draft.heading_path) if part)
+    return f"{context}\n{draft.text}" if context else draft.text
