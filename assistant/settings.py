@@ -209,6 +209,9 @@ CELERY_TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT_S", 1800, minimum=10)
 # large document's parse or embedding does not keep its peak for the rest of the worker's life.
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("WORKER_MAX_MEMORY_MB", 1024, minimum=128) * 1024
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Slower vector legs are filled by a worker of their own, at a lower CPU priority
+# (assistant.supervisor, docker-compose.yml): ingestion and answers never queue behind them.
+CELERY_TASK_ROUTES = {"ingest.tasks.fill_background_legs": {"queue": "backfill"}}
 
 # --- Answer providers --------------------------------------------------------------------------
 QWEN_API_KEY = env_str("QWEN_API_KEY") or env_str("DASHSCOPE_API_KEY")
@@ -286,6 +289,9 @@ INGEST_PROCESSES = env_int("INGEST_PROCESSES", os.cpu_count() or 1, minimum=1)
 EMBEDDING_EN = env_choice(
     "EMBEDDING_EN", "minilm" if EMBEDDING_PROVIDER == "local" else "none", {"minilm", "none"}
 )
+# A document is READY without it: its passages wait for the English leg's vectors, which workers
+# on the `backfill` queue fill this many passages per transaction (ingest.backfill).
+BACKFILL_BATCH = env_int("BACKFILL_BATCH", 256, minimum=1)
 
 # --- Limits and quotas ---------------------------------------------------------------------------
 UPLOAD_MAX_MB = env_int("UPLOAD_MAX_MB", 50, minimum=1)
@@ -435,6 +441,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "requeue-stale-documents": {
         "task": "ingest.tasks.requeue_stale_documents",
+        "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
+    },
+    # Picks up a backfill whose worker died (its batch rolled back) or whose message was lost.
+    "fill-background-legs": {
+        "task": "ingest.tasks.fill_background_legs",
         "schedule": env_int("INGEST_SWEEP_S", 30, minimum=1),
     },
     "prune-audit-log": {

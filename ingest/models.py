@@ -320,6 +320,10 @@ class Chunk(models.Model):
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS, null=True)
     # The English leg's vector (all-MiniLM-L6-v2); empty for mostly-CJK passages.
     embedding_en = VectorField(dimensions=384, null=True)
+    # Waiting for its English vector: written after the document is READY (ingest.backfill).
+    embedding_en_pending = models.BooleanField(
+        default=False, verbose_name=_("Waiting for the English leg")
+    )
     search_vector = models.GeneratedField(
         expression=(
             SearchVector("heading_path", config="english", weight="A")
@@ -353,6 +357,12 @@ class Chunk(models.Model):
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
+            ),
+            # The backfill's queue: small once it is done, read oldest document first.
+            models.Index(
+                fields=["document", "id"],
+                condition=Q(embedding_en_pending=True),
+                name="chunk_en_pending",
             ),
         ]
 

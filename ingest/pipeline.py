@@ -2,8 +2,9 @@
 
 `submit` stores the file and a QUEUED document (or says which document already has these bytes);
 `process` claims the document, parses, chunks and embeds it, then swaps its chunks in one
-transaction. A worker that dies mid-way leaves no chunks behind; its lease runs out and
-`requeue_stale` hands the document to another run.
+transaction: the document is READY, and its passages wait for the English leg, which
+`ingest.backfill` fills in the background. A worker that dies mid-way leaves no chunks
+behind; its lease runs out and `requeue_stale` hands the document to another run.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from assistant.lib import metrics, tracing
-from assistant.lib.text import extra_terms, mostly_cjk
+from assistant.lib.text import extra_terms
 from assistant.llm.calls import embedding_row, ocr_row
 from ingest import embedding_space
-from ingest.chunking import Draft, chunk_blocks
-from ingest.embedders import get_embedder, get_english_embedder
+from ingest.backfill import wants_english
+from ingest.chunking import Draft, chunk_blocks, embedding_text
+from ingest.embedders import get_embedder
 from ingest.formats import IngestError, ParseLimits
 from ingest.isolation import parse_isolated
 from ingest.models import Chunk, Collection, Document
@@ -351,33 +353,10 @@ def _run(document: Document, claim: uuid.UUID, lease_s: int) -> None:
     if texts:  # the calls happened (and may have cost money) whatever follows
         embedding_row(document.uploaded_by, texts, timings.get("embed_s", 0) * 1000).save()
     clock = time.perf_counter()
-    english = english_vectors(texts, report=report)
-    lap("embed_en_s")
-    _swap_chunks(document, claim, drafts, vectors, english)
+    _swap_chunks(document, claim, drafts, vectors, [wants_english(text) for text in texts])
     lap("write_s")
     Document.objects.filter(pk=document.pk).update(timings=timings)
     metrics.ingest_stages(timings)
-
-
-def embedding_text(title: str, draft: Draft) -> str:
-    """What the embedder reads: the passage with its document title and headings for context."""
-    context = " › ".join(part for part in (title, draft.heading_path) if part)
-    return f"{context}\n{draft.text}" if context else draft.text
-
-
-def english_vectors(texts: list[str], report=lambda: None) -> list[list[float] | None]:
-    """The English leg's vectors (see ingest.embedders); None for a mostly-CJK passage, or for
-    all when the leg is off. `report` is called after each group (it renews the lease, and stops
-    a run that lost its claim)."""
-    embedder = get_english_embedder()
-    wanted = [i for i, text in enumerate(texts) if embedder and not mostly_cjk(text)]
-    vectors: list[list[float] | None] = [None] * len(texts)
-    for start in range(0, len(wanted), EMBED_GROUP):
-        group = wanted[start : start + EMBED_GROUP]
-        for i, vector in zip(group, embedder.embed([texts[i] for i in group]), strict=True):
-            vectors[i] = vector
-        report()
-    return vectors
 
 
 def _swap_chunks(
@@ -385,7 +364,7 @@ def _swap_chunks(
     claim: uuid.UUID,
     drafts: list[Draft],
     vectors: list[list[float]],
-    english: list[list[float] | None],
+    english_pending: list[bool],
 ) -> None:
     with transaction.atomic():
         locked = Document.objects.select_for_update().get(pk=document.pk)
@@ -407,10 +386,10 @@ def _swap_chunks(
                     token_count=draft.token_count,
                     search_extra=extra_terms(f"{draft.heading_path} {draft.text}"),
                     embedding=vector,
-                    embedding_en=vector_en,
+                    embedding_en_pending=pending,
                 )
-                for ordinal, (draft, vector, vector_en) in enumerate(
-                    zip(drafts, vectors, english, strict=True)
+                for ordinal, (draft, vector, pending) in enumerate(
+                    zip(drafts, vectors, english_pending, strict=True)
                 )
             ],
             batch_size=500,

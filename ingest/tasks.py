@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 
 from celery import shared_task
+from django.conf import settings
 
 from assistant.audit import log as audit
 from assistant.lib.backoff import backoff_s
-from ingest import pipeline
+from ingest import backfill, pipeline
+from ingest.models import Chunk
 from ingest.sources import syncing
 
 log = logging.getLogger(__name__)
@@ -20,11 +23,26 @@ def ingest_document(self, document_id: int) -> str:
     try:
         status = pipeline.process(document_id).status
         log.info("document %s ingested: %s", document_id, status)
+        if backfill.waiting(Chunk.objects.filter(document_id=document_id)):
+            fill_background_legs.delay()
         return status
     except pipeline.TransientIngestError as error:
         raise self.retry(
             exc=error, countdown=min(300, backoff_s(self.request.retries, base=5))
         ) from error
+
+
+@shared_task(acks_late=True)
+def fill_background_legs() -> int:
+    """Fill the passages waiting for the English leg (on the `backfill` queue, see settings),
+    for at most half the task time limit, then hand the rest to a new task. Beat queues one
+    every INGEST_SWEEP_S, so a filler that died is followed by another; one that finds nothing
+    waiting ends at once."""
+    until = time.monotonic() + settings.CELERY_TASK_TIME_LIMIT / 2
+    filled = backfill.fill(until=until)
+    if time.monotonic() >= until:
+        fill_background_legs.delay()
+    return filled
 
 
 @shared_task

@@ -96,7 +96,12 @@ def test_replica_reads_runs_at_a_tiny_size(corpus):
 
 
 def test_ingest_manual_runs_on_a_tiny_corpus(corpus):
-    assert "unchanged re-run" in bench("ingest_manual.py", "--corpus", str(corpus))
+    out = bench("ingest_manual.py", "--corpus", str(corpus))
+    assert "unchanged re-run" in out and "complete: " in out
+
+
+def test_ingest_stages_runs_on_a_tiny_corpus(corpus):
+    assert "backfill update" in bench("ingest_stages.py", "--corpus", str(corpus))
 
 
 def test_plain_bm25_runs_on_a_tiny_corpus_in_a_fresh_clone(corpus, tmp_path):

@@ -1,6 +1,7 @@
 """Ingestion in the foreground for the commands (`ingest --wait`, `sources sync --wait`): one
 document per core at a time, with a progress bar; what is left when interrupted goes to a
-worker."""
+worker. `fill` does the background legs' work in the foreground too (`ingest --complete`,
+`reembed`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from multiprocessing import get_context
 from django.conf import settings
 from django.db import connections
 
-from ingest import pipeline, tasks
+from ingest import backfill, pipeline, tasks
 from ingest.models import Document
 
 
@@ -59,6 +60,40 @@ class Foreground:
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
+
+    def fill(self) -> tuple[int, float]:
+        """Fill what the background legs still wait for, one process per core as for documents
+        (a small backlog in this one), sharing the work with any worker doing the same; how many
+        passages it filled, and the seconds it took."""
+        started = time.monotonic()
+        total = backfill.waiting()
+        processes = min(settings.INGEST_PROCESSES, total // settings.BACKFILL_BATCH)
+        if processes <= 1:
+            filled = backfill.fill(progress=lambda n: self._waiting(total, total - n))
+        else:
+            filled = self._fill_in_parallel(total, processes)
+        if total:
+            self.stdout.write("")
+        return filled, time.monotonic() - started
+
+    def _fill_in_parallel(self, total: int, processes: int) -> int:
+        connections.close_all()  # as for documents: the children open their own
+        threads = max(1, (os.cpu_count() or 1) // processes)
+        filled = 0
+        with ProcessPoolExecutor(
+            processes, mp_context=get_context("fork"), initializer=_child, initargs=(threads,)
+        ) as pool:
+            pending = {pool.submit(backfill.fill) for _ in range(processes)}
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                filled += sum(future.result() for future in done)
+                self._waiting(total, backfill.waiting())
+        return filled
+
+    def _waiting(self, total: int, left: int) -> None:
+        bar = "#" * (30 * (total - min(left, total)) // max(total, 1))
+        self.stdout.write(f"\r[{bar:<30}] {left} passages wait for the English leg", ending="")
+        self.stdout.flush()
 
     _shown = 0.0
 

@@ -9,7 +9,7 @@ import re
 from django.db import connections
 
 from assistant.lib.text import STOP_WORDS, WORD, cjk_bigrams, identifiers, simple_terms, topic_words
-from ingest.chunking import count_tokens
+from ingest.tokens import count_tokens
 
 # BM25 over the tsvector column. The query's lexemes (English stems of its topic words, plus the
 # CJK bigrams and identifiers indexed in `simple`) are weighted by IDF from ingest_lexeme; lexemes

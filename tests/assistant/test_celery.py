@@ -47,6 +47,7 @@ def test_every_task_the_beat_schedule_names_is_a_registered_task():
     assert scheduled <= set(app.tasks), scheduled - set(app.tasks)
     assert scheduled == {
         "ingest.tasks.requeue_stale_documents",
+        "ingest.tasks.fill_background_legs",
         "ingest.tasks.sync_due_sources",
         "assistant.chat.tasks.close_abandoned_answers",
         "assistant.audit.tasks.prune_audit_log",

@@ -20,7 +20,7 @@ from django.core.management import call_command
 
 from assistant.lib.ports import free_port
 from assistant.llm.gguf_server import MODEL_ALIAS
-from assistant.supervisor import local_model_env
+from assistant.supervisor import BACKFILL_NICE, local_model_env
 from ingest.models import Collection
 from tests.conftest import ROOT, manage, qwen_env, worker_database_url
 from tests.support import app_server
@@ -69,6 +69,12 @@ def the_child(parent: int, word: str) -> int:
     return pid
 
 
+def passages_waiting(env: dict[str, str]) -> int:
+    """What the app's background legs still have to do, asked of its database."""
+    shell = manage("shell", "-c", "from ingest import backfill; print(backfill.waiting())", env=env)
+    return int(shell.stdout.strip().splitlines()[-1])
+
+
 def wait_until(predicate, *, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -111,7 +117,15 @@ def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
     app, url = start_app(newcomer_env, log)
     health = f"{url}/api/v1/health"
     try:
-        web, worker = the_child(app.pid, "uvicorn"), the_child(app.pid, "celery")
+        web, worker = the_child(app.pid, "uvicorn"), the_child(app.pid, "--beat")
+        # The background legs' worker runs beside it at a lower priority, and fills the demo's.
+        filler = the_child(app.pid, "--queues=backfill")
+        assert os.getpriority(os.PRIO_PROCESS, filler) == BACKFILL_NICE
+        wait_until(
+            lambda: passages_waiting(newcomer_env) == 0,
+            timeout=180,
+            what="the demo's English leg to be filled",
+        )
         worker_group = wait_until(
             lambda: len(group(worker)) >= 3 and group(worker),
             timeout=30,
@@ -126,7 +140,7 @@ def test_killed_web_server_and_worker_come_back_and_nothing_outlives_the_app(
         )
         wait_until(lambda: httpx.get(health).status_code == 200, timeout=60, what="the app again")
         new_worker = wait_until(
-            lambda: the_child(app.pid, "celery") != worker and the_child(app.pid, "celery"),
+            lambda: the_child(app.pid, "--beat") != worker and the_child(app.pid, "--beat"),
             timeout=30,
             what="a new worker",
         )

@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 
 from assistant.accounts import roles
 from assistant.accounts.models import UserLanguage
-from ingest import pipeline
+from ingest import backfill, pipeline
 from ingest.models import Document
 from tests.ingest import files
 from tests.support.broker import queued_tasks
@@ -231,3 +231,29 @@ def test_a_run_whose_worker_died_says_it_waits_to_be_retried(admin_client, colle
     page = admin_client.get("/admin/ingest/document/").content.decode()
 
     assert "its worker stopped; waiting to be retried" in page
+
+
+def test_document_and_collection_pages_say_how_many_passages_wait_for_the_english_leg(
+    admin_client, collection
+):
+    text = "\n\n".join(f"Paragraph {i} about checkpoints and the WAL." for i in range(90))
+    document = pipeline.process(
+        pipeline.submit(collection=collection, source_path="wal.md", data=text.encode()).document.pk
+    )
+    waiting = document.chunk_count
+    assert waiting > 1
+
+    def column(url: str) -> str:
+        page = admin_client.get(url).content.decode()
+        [cell] = re.findall(r'<td class="field-english_waiting">(.*?)</td>', page)
+        return cell
+
+    assert column("/admin/ingest/document/") == str(waiting)
+    assert column("/admin/ingest/collection/") == str(waiting)
+    change = admin_client.get(f"/admin/ingest/document/{document.pk}/change/").content.decode()
+    assert "Waiting for the English leg" in change
+
+    backfill.fill()
+
+    assert column("/admin/ingest/document/") == "0"
+    assert column("/admin/ingest/collection/") == "0"

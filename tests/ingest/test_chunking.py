@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from ingest.chunking import chunk_blocks, count_tokens
+from ingest.chunking import chunk_blocks
 from ingest.parsers import Block
+from ingest.tokens import count_tokens
 
 
 def chunk(blocks, target=60, overlap=15, maximum=80):

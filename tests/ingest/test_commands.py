@@ -7,10 +7,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from ingest import embedding_space, pipeline
-from ingest.chunking import Draft
+from ingest.chunking import Draft, embedding_text
 from ingest.embedders import get_english_embedder
 from ingest.models import Chunk, Collection, Document
-from ingest.pipeline import embedding_text
 from tests.ingest import files
 from tests.support.broker import queued_tasks
 
@@ -94,15 +93,16 @@ def test_a_folder_ingest_indexes_the_pages_and_skips_what_is_not_a_document(webs
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ingest_wait_queues_nothing_for_a_worker_while_ingest_without_wait_queues_each(
+def test_ingest_wait_queues_only_the_background_legs_while_ingest_without_wait_queues_each(
     tree, settings
 ):
     before = len(queued_tasks(settings))
 
     run("ingest", str(tree), collection="Foreground", wait=True)
 
-    assert len(queued_tasks(settings)) == before
+    assert queued_tasks(settings)[before:] == [("ingest.tasks.fill_background_legs", [])]
     assert not Document.objects.filter(status="queued").exists()
+    before = len(queued_tasks(settings))
 
     run("ingest", str(tree), collection="Background")
 

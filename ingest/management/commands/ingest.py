@@ -1,4 +1,6 @@
-"""`manage.py ingest PATH [--collection NAME] [--wait]`: a file or a whole folder tree."""
+"""`manage.py ingest PATH [--collection NAME] [--wait | --complete]`: a file or a whole folder
+tree. `--wait` returns once the documents are READY (searchable) and says what the background
+legs (the English vectors) still have to do; `--complete` does that too before returning."""
 
 from __future__ import annotations
 
@@ -8,9 +10,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from assistant.lib.schema import ensure_migrated
-from ingest import pipeline, tasks
+from ingest import backfill, pipeline, tasks
 from ingest.management.foreground import Foreground
-from ingest.models import Collection, Document
+from ingest.models import Chunk, Collection, Document
 from ingest.sources.folder import list_files
 
 
@@ -29,10 +31,18 @@ class Command(BaseCommand):
             "--wait",
             action="store_true",
             help="do the work in the foreground and return when every document is READY or "
-            "FAILED (nothing is queued for a worker)",
+            "FAILED (nothing is queued for a worker but the background legs)",
+        )
+        parser.add_argument(
+            "--complete",
+            action="store_true",
+            help="like --wait, then fill the background legs in the foreground too and return "
+            "when no passage waits for them",
         )
 
-    def handle(self, *args, path: str, collection: str, public: bool, wait: bool, **options):
+    def handle(
+        self, *args, path: str, collection: str, public: bool, wait: bool, complete: bool, **options
+    ):
         root = Path(path)
         if not root.exists():
             raise CommandError(f"{path} does not exist.")
@@ -66,12 +76,17 @@ class Command(BaseCommand):
                 "Skipped, not documents: "
                 + ", ".join(f"{n} × {k}" for k, n in sorted(kinds.items()))
             )
-        if not wait:
+        if not (wait or complete):
             tasks.queue(submissions)
             self.stdout.write(f"Queued {len(ids)} documents for the worker.")
             return
-        seconds = Foreground(self.stdout).work(ids)
+        foreground = Foreground(self.stdout)
+        seconds = foreground.work(ids)
         self._summary(ids, unchanged, len(skipped), seconds)
+        if complete:
+            filled, seconds = foreground.fill()
+            self.stdout.write(f"English leg: filled {filled} passages, {seconds:.1f} s.")
+        self._background(ids)
 
     def _summary(self, ids: list[int], unchanged: int, skipped: int, seconds: float) -> None:
         documents = Document.objects.filter(pk__in=ids).order_by("source_path")
@@ -86,3 +101,17 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.ERROR(f"  {document.source_path}: {document.failure_reason}")
             )
+
+    def _background(self, ids: list[int]) -> None:
+        """What the background legs still have to do, these documents' share first; a worker
+        (the `backfill` queue) is asked to do it."""
+        left = backfill.waiting()
+        if not left:
+            self.stdout.write("Complete: no passage waits for a background leg.")
+            return
+        ours = backfill.waiting(Chunk.objects.filter(document_id__in=ids))
+        self.stdout.write(
+            f"Background: {left} passages wait for the English leg ({ours} of these documents); "
+            "a worker fills them (`make run` starts one), or run again with --complete."
+        )
+        tasks.fill_background_legs.delay()

@@ -1,6 +1,8 @@
 """`manage.py reembed [--english-only]`: move every chunk into the configured embedder's vector
-space, and give it the English leg's vector (`EMBEDDING_EN`); `--english-only` leaves the main
-vectors as they are (after an upgrade that brought the English leg)."""
+space, and give the English leg's vector (`EMBEDDING_EN`) to every chunk that lacks one;
+`--english-only` leaves the main vectors as they are (after an upgrade that brought the English
+leg). The English vectors are filled as the background does it (ingest.backfill), here in the
+foreground."""
 
 from __future__ import annotations
 
@@ -11,11 +13,12 @@ from django.db import connection, transaction
 
 from assistant.lib.schema import ensure_migrated
 from ingest import embedding_space
-from ingest.chunking import Draft
+from ingest.backfill import wants_english
+from ingest.chunking import Draft, embedding_text
 from ingest.embedders import get_embedder
 from ingest.embedding_space import vector_literal
+from ingest.management.foreground import Foreground
 from ingest.models import Chunk
-from ingest.pipeline import embedding_text, english_vectors
 
 BATCH = 256
 
@@ -43,19 +46,20 @@ class Command(BaseCommand):
         ids = list(Chunk.objects.order_by("pk").values_list("pk", flat=True))
         for start in range(0, len(ids), BATCH):
             chunks = list(
-                Chunk.objects.filter(pk__in=ids[start : start + BATCH]).select_related("document")
+                Chunk.objects.filter(pk__in=ids[start : start + BATCH])
+                .select_related("document")
+                .defer("embedding", "embedding_en")
             )
             texts = [
                 embedding_text(c.document.title, Draft(c.text, c.heading_path, None, None, 0))
                 for c in chunks
             ]
-            english = [vector_literal(v) if v else None for v in english_vectors(texts)]
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    "UPDATE ingest_chunk SET embedding_en = %s::vector WHERE id = %s",
-                    [(v, c.pk) for c, v in zip(chunks, english, strict=True)],
-                )
-                if not english_only:
+            wanted = [c.pk for c, text in zip(chunks, texts, strict=True) if wants_english(text)]
+            Chunk.objects.filter(pk__in=wanted, embedding_en__isnull=True).update(
+                embedding_en_pending=True
+            )
+            if not english_only:
+                with connection.cursor() as cursor:
                     # Raw SQL: the model field still names the old width until the next start.
                     cursor.executemany(
                         "UPDATE ingest_chunk SET embedding = %s::vector WHERE id = %s",
@@ -69,7 +73,9 @@ class Command(BaseCommand):
             self.stdout.flush()
         if not english_only:
             embedding_space.rebuild_index()
+        self.stdout.write("")
+        filled, _ = Foreground(self.stdout).fill()
         self.stdout.write(
             f"\nDone: {len(ids)} chunks now in {embedder.model} ({embedder.dimensions} dims), "
-            f"{time.monotonic() - started:.1f} s."
+            f"{filled} given English vectors, {time.monotonic() - started:.1f} s."
         )
