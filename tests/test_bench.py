@@ -65,13 +65,15 @@ def bench(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     return run.stdout
 
 
-def test_search_scale_runs_at_a_tiny_size(corpus):
+def test_search_scale_runs_at_a_tiny_size(corpus, tmp_path):
     out = bench(
         "search_scale.py",
         *("--sizes", "200", "--queries", "5", "--base-chunks", "20", "--ef-search", "100"),
         *("--corpus", str(corpus), "--maintenance-work-mem", "64MB", "--explain", "--json"),
+        *("--index", "halfvec,m=8,ef_construction=32;app", "--pools", "60,100"),
+        *("--keep", str(tmp_path / "db")),
     )
-    assert '"recall"' in out and '"latency"' in out
+    assert '"recall_en"' in out and '"latency"' in out and '"build_peak_memory"' in out
 
 
 def test_stream_latency_runs_at_a_tiny_size(corpus):
