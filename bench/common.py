@@ -112,6 +112,8 @@ class ScratchDatabase:
                 "max_parallel_maintenance_workers": "2",
             },
         )
+        if self.keep:
+            self.server.stop()  # left running by a run that was killed, on another port
         self.server.ensure_running()
         os.environ["DATABASE_URL"] = self.server.url
         os.environ["VAR_DIR"] = str(self.root / "var")

@@ -278,7 +278,7 @@ def _document(base: _Base, position: int, seed: int, limit: int):
     return title, source_path, rows, vectors, english
 
 
-def _connect():
+def connect():
     import psycopg
     from django.db import connection
     from pgvector.psycopg import register_vector
@@ -390,7 +390,7 @@ def load_synthetic_chunks(
 
     generate_s = 0.0
     documents = 0
-    with _connect() as conn, conn.cursor() as cur:
+    with connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM ingest_chunk")
         after = cur.fetchone()[0]
         indexes = _index_definitions(cur)
