@@ -442,7 +442,7 @@ def main() -> None:
         from ingest.embedders import get_embedder, get_english_embedder
         from ingest.embedding_space import vector_literal
         from ingest.models import Chunk, Collection
-        from ingest.search.dense import HALFVEC, ef_search, pool
+        from ingest.search.dense import HALFVEC, ef_search
         from ingest.search.retrieval import CANDIDATES, readable_collections_sql
 
         code = code_version()
@@ -508,7 +508,7 @@ def main() -> None:
             ]
             # As search() sets them, on the index now in place.
             row["ef_search"] = max(CANDIDATES, ef_search(loaded))
-            row["pool"] = pool(loaded, CANDIDATES)
+            row["pool"] = CANDIDATES
             row["index"] = index_definitions()
             modes = {"search()": hnsw_mode(row["ef_search"], pool=row["pool"], halfvec=HALFVEC)}
             modes.update({f"ef_search={ef}": hnsw_mode(ef, halfvec=HALFVEC) for ef in extra_ef})
