@@ -39,9 +39,9 @@ def dimensions(column: str) -> int:
 
 def order_by(column: str, *, halfvec: bool) -> str:
     """The distance the HNSW index on `column` orders by (its parameter is the question)."""
+    width = dimensions(column)  # also refuses a column that is not a vector leg
     if not halfvec:
         return f"c.{column} <=> %s::vector"
-    width = dimensions(column)
     return f"c.{column}::halfvec({width}) <=> %s::halfvec({width})"
 
 
