@@ -8,6 +8,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,14 +45,60 @@ def setup_django_without_database() -> None:
     django.setup()
 
 
+class PeakMemory:
+    """The peak memory of a process and its descendants while the block runs: their
+    proportional set sizes (shared pages counted once in all) summed, sampled every 0.2 s."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak = max(self.peak, tree_pss(self.pid))
+            if self._stop.wait(0.2):
+                return
+
+
+def tree_pss(pid: int) -> int:
+    """Bytes: the proportional set size of `pid` and its descendants (0 for those gone)."""
+    total = 0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1]) * 1024
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(tree_pss(int(child)) for child in children)
+
+
 class ScratchDatabase:
-    """An embedded PostgreSQL in a temporary folder, migrated, for one benchmark run."""
+    """An embedded PostgreSQL in a temporary folder, migrated, for one benchmark run; or, with
+    `keep`, in that folder, left there (stopped) for the next run to reuse."""
+
+    def __init__(self, keep: Path | None = None) -> None:
+        self.keep = keep
 
     def __enter__(self) -> ScratchDatabase:
         from assistant.lib import var
         from assistant.lib.embedded_db import EmbeddedPostgres
 
-        self.root = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
+        if self.keep:
+            self.root = self.keep
+            self.root.mkdir(parents=True, exist_ok=True)
+        else:
+            self.root = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
         self.root.chmod(0o755)
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
@@ -65,6 +112,8 @@ class ScratchDatabase:
                 "max_parallel_maintenance_workers": "2",
             },
         )
+        if self.keep:
+            self.server.stop()  # left running by a run that was killed, on another port
         self.server.ensure_running()
         os.environ["DATABASE_URL"] = self.server.url
         os.environ["VAR_DIR"] = str(self.root / "var")
@@ -77,9 +126,15 @@ class ScratchDatabase:
         call_command("migrate", verbosity=0)
         return self
 
+    def watch_memory(self) -> PeakMemory:
+        """The server's peak memory (every backend and worker) while the block runs."""
+        pid = int((self.server.data_dir / "postmaster.pid").read_text().split()[0])
+        return PeakMemory(pid)
+
     def __exit__(self, *exc) -> None:
         from django.db import connections
 
         connections.close_all()
         self.server.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+        if not self.keep:
+            shutil.rmtree(self.root, ignore_errors=True)

@@ -35,11 +35,12 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from common import ROOT, ScratchDatabase, stamp
-from synthetic import CORPUS, load_synthetic_chunks
+from synthetic import CORPUS, connect, load_synthetic_chunks, model_index_sql
 
 QUESTION_FILES = [
     ROOT / "bench" / "questions" / "pg15.jsonl",
@@ -70,71 +71,128 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def dense(cursor, allowed, vector: str, limit: int, settings: list[str]) -> list[tuple]:
-    """(id, cosine distance) of the nearest chunks, nearest first."""
+@dataclass(frozen=True)
+class Mode:
+    """How the dense query runs: its settings, how many candidates the index is asked for
+    (ordered by exact distance after), whether the index holds half-precision vectors."""
+
+    settings: tuple[str, ...]
+    pool: int = 60
+    halfvec: bool = False
+
+
+def hnsw_mode(ef_search: int, *, pool: int = 60, halfvec: bool = False) -> Mode:
+    return Mode(
+        (
+            f"SET LOCAL hnsw.ef_search = {ef_search}",
+            "SET LOCAL hnsw.iterative_scan = relaxed_order",
+        ),
+        pool=pool,
+        halfvec=halfvec,
+    )
+
+
+EXACT = Mode(("SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"))
+
+
+def dense(cursor, allowed, vector: str, limit: int, mode: Mode, column: str, explain="") -> list:
+    """(id, cosine distance, ...) of the nearest chunks, nearest first; with `explain` (its
+    options), the plan's lines."""
     from django.db import transaction
 
-    from ingest.search.dense import DENSE_SQL
+    from ingest.search.dense import dense_sql
 
     sql, params = allowed
     with transaction.atomic():
-        for statement in settings:
+        for statement in mode.settings:
             cursor.execute(statement)
         cursor.execute(
-            DENSE_SQL.format(allowed=sql, column="embedding"), [vector, *params, vector, limit]
+            (f"EXPLAIN ({explain}) " if explain else "")
+            + dense_sql(column, allowed=sql, halfvec=mode.halfvec),
+            [vector, *params, vector, max(mode.pool, limit), limit],
         )
         return cursor.fetchall()
 
 
-def plan(cursor, allowed, vector: str, limit: int, settings: list[str], *, analyze=False) -> str:
-    from django.db import transaction
-
-    from ingest.search.dense import DENSE_SQL
-
-    sql, params = allowed
+def plan(cursor, allowed, vector: str, limit: int, mode: Mode, column: str, *, analyze=False):
     options = "ANALYZE, BUFFERS" if analyze else "COSTS OFF"
-    with transaction.atomic():
-        for statement in settings:
-            cursor.execute(statement)
-        cursor.execute(
-            f"EXPLAIN ({options}) " + DENSE_SQL.format(allowed=sql, column="embedding"),
-            [vector, *params, vector, limit],
-        )
-        return "\n".join(row[0] for row in cursor.fetchall())
+    rows = dense(cursor, allowed, vector, limit, mode, column, explain=options)
+    return "\n".join(row[0] for row in rows)
 
 
-def hnsw_settings(ef_search: int) -> list[str]:
-    return [
-        f"SET LOCAL hnsw.ef_search = {ef_search}",
-        "SET LOCAL hnsw.iterative_scan = relaxed_order",
-    ]
-
-
-def measure_recall(allowed, vectors: list[str], modes: dict[str, list[str]]) -> dict:
+def exact_neighbours(allowed, vectors: list[str], column: str, cache: Path | None) -> dict:
+    """The true nearest chunks of each vector: every allowed chunk's vector read once and
+    compared in numpy (a sequential scan and sort per question takes seconds at a million
+    chunks). The first questions are also asked of PostgreSQL with index scans off, which must
+    agree, and time that. Kept in `cache` (a JSON file) when given: it changes only with the data.
+    """
     from django.db import connection
 
     from ingest.search.retrieval import CANDIDATES
 
-    exact_settings = ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_bitmapscan = off"]
-    out: dict = {}
+    if cache and cache.exists():
+        return json.loads(cache.read_text())
+    queries = np.asarray([json.loads(v) for v in vectors], dtype=np.float64)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    best_ids = np.empty((len(queries), 0), dtype=np.int64)
+    best = np.empty((len(queries), 0))
+    sql, params = allowed
+    with connect() as conn, conn.cursor(name="exact") as cursor:
+        cursor.itersize = 20_000
+        cursor.execute(
+            f"SELECT id, {column} FROM ingest_chunk "
+            f"WHERE collection_id IN ({sql}) AND {column} IS NOT NULL",
+            params,
+        )
+        while rows := cursor.fetchmany(20_000):
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.stack([r[1].to_numpy() for r in rows]).astype(np.float64)
+            distance = 1.0 - (queries @ matrix.T) / np.linalg.norm(matrix, axis=1)
+            best = np.concatenate([best, distance], axis=1)
+            best_ids = np.concatenate([best_ids, np.broadcast_to(ids, distance.shape)], axis=1)
+            keep = np.argsort(best, axis=1, kind="stable")[:, :CANDIDATES]
+            best = np.take_along_axis(best, keep, axis=1)
+            best_ids = np.take_along_axis(best_ids, keep, axis=1)
+    truth = [
+        [[int(i), float(d)] for i, d in zip(ids, distances, strict=True)]
+        for ids, distances in zip(best_ids, best, strict=True)
+    ]
+    checked, exact_ms = 0, []
+    with connection.cursor() as cursor:
+        if "_hnsw" in plan(cursor, allowed, vectors[0], CANDIDATES, EXACT, column):
+            raise SystemExit("the exact query still uses the HNSW index")
+        for vector, rows in zip(vectors[:3], truth, strict=False):
+            clock = time.perf_counter()
+            found = dense(cursor, allowed, vector, CANDIDATES, EXACT, column)
+            exact_ms.append((time.perf_counter() - clock) * 1000)
+            tenth = rows[9][1] if len(rows) > 9 else 2.0
+            if {r[0] for r in found if r[1] < tenth - 1e-5} - {r[0] for r in rows[:10]}:
+                raise SystemExit(f"numpy and PostgreSQL disagree on the nearest {column}")
+            checked += 1
+    found = {"rows": truth, "exact_ms_p50": pct(exact_ms, 50), "checked_in_sql": checked}
+    if cache:
+        cache.write_text(json.dumps(found))
+    return found
+
+
+def measure_recall(
+    allowed, vectors: list[str], modes: dict[str, Mode], column: str, truth: dict
+) -> dict:
+    from django.db import connection
+
+    from ingest.search.retrieval import CANDIDATES
+
+    out: dict = {"exact_ms_p50": truth["exact_ms_p50"]}
     with connection.cursor() as cursor:
         uses = {
-            name: "chunk_embedding_hnsw" in plan(cursor, allowed, vectors[0], CANDIDATES, s)
-            for name, s in {**modes, "exact": exact_settings}.items()
+            name: "_hnsw" in plan(cursor, allowed, vectors[0], CANDIDATES, s, column)
+            for name, s in modes.items()
         }
-        if uses["exact"]:
-            raise SystemExit("the exact query still uses the HNSW index")
-        truth, exact_ms = [], []
-        for vector in vectors:
-            clock = time.perf_counter()
-            truth.append(dense(cursor, allowed, vector, CANDIDATES, exact_settings))
-            exact_ms.append((time.perf_counter() - clock) * 1000)
-        out["exact_ms_p50"] = pct(exact_ms, 50)
         for name, settings in modes.items():
             r10, near10, r60, returned, ms = [], [], [], [], []
-            for vector, exact_rows in zip(vectors, truth, strict=True):
+            for vector, exact_rows in zip(vectors, truth["rows"], strict=True):
                 clock = time.perf_counter()
-                found_rows = dense(cursor, allowed, vector, CANDIDATES, settings)
+                found_rows = dense(cursor, allowed, vector, CANDIDATES, settings, column)
                 ms.append((time.perf_counter() - clock) * 1000)
                 found, exact = [r[0] for r in found_rows], [r[0] for r in exact_rows]
                 top = min(10, len(exact))
@@ -191,6 +249,84 @@ def measure_latency(texts: list[str], user, collection_id: int) -> dict:
     return {"summary": summary, "rows": rows}
 
 
+def index_sql(spec: str) -> tuple[str, bool]:
+    """The CREATE INDEX statement for an --index spec, and whether it is over halfvec."""
+    from ingest.search.dense import HALFVEC, dimensions
+
+    if spec == "app":
+        return model_index_sql("chunk_embedding_hnsw"), HALFVEC
+    parts = [part.strip() for part in spec.split(",")]
+    halfvec = "halfvec" in parts
+    params = ", ".join(part.replace("=", " = ") for part in parts if "=" in part)
+    width = dimensions("embedding")
+    column = (
+        f"(embedding::halfvec({width})) halfvec_cosine_ops"
+        if halfvec
+        else "embedding vector_cosine_ops"
+    )
+    sql = f"CREATE INDEX chunk_embedding_hnsw ON ingest_chunk USING hnsw ({column})"
+    return sql + (f" WITH ({params})" if params else ""), halfvec
+
+
+def try_index(
+    spec: str,
+    *,
+    allowed,
+    vectors: list[str],
+    truth: dict,
+    ef_list: list[int],
+    pools: list[int],
+    database,
+    maintenance_work_mem: str,
+) -> dict:
+    """Build the main leg's HNSW index as `spec` says, in place of the one there, and measure
+    its recall at each ef_search and pool."""
+    from django.db import connection
+
+    from ingest.search.retrieval import CANDIDATES
+
+    if spec == "current":
+        sql = index_definitions()["chunk_embedding_hnsw"]
+        halfvec = "halfvec" in sql
+    else:
+        sql, halfvec = index_sql(spec)
+    out: dict = {"spec": spec, "sql": sql, "loadavg_start": loadavg()}
+    log(f"index {spec}: {sql} (load average {out['loadavg_start']})")
+    with connection.cursor() as cursor:
+        if spec != "current":
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, false)", [maintenance_work_mem]
+            )
+            cursor.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
+            clock = time.perf_counter()
+            with database.watch_memory() as watched:
+                cursor.execute(sql)
+            out["build_s"] = time.perf_counter() - clock
+            out["build_peak_memory"] = watched.peak
+        cursor.execute("SELECT pg_relation_size('chunk_embedding_hnsw')")
+        out["size"] = cursor.fetchone()[0]
+    modes = {
+        f"ef_search={ef}, pool={size}": hnsw_mode(ef, pool=max(size, CANDIDATES), halfvec=halfvec)
+        for ef in ef_list
+        for size in pools
+    }
+    out["recall"] = measure_recall(allowed, vectors, modes, "embedding", truth)
+    out["loadavg_end"] = loadavg()
+    log(f"index {spec}: " + json.dumps({k: v for k, v in out.items() if k != "sql"}))
+    return out
+
+
+def index_definitions() -> dict[str, str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ingest_chunk' "
+            "AND indexname LIKE '%%_hnsw'"
+        )
+        return dict(cursor.fetchall())
+
+
 def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
     from django.db import connection
 
@@ -198,7 +334,7 @@ def explain(allowed, text: str, vector: str, settings: list[str]) -> str:
     from ingest.search.retrieval import CANDIDATES
 
     with connection.cursor() as cursor:
-        dense_plan = plan(cursor, allowed, vector, CANDIDATES, settings, analyze=True)
+        dense_plan = plan(cursor, allowed, vector, CANDIDATES, settings, "embedding", analyze=True)
         sql, params = bm25_query(text, allowed=allowed, limit=CANDIDATES)
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
         lexical_plan = "\n".join(row[0] for row in cursor.fetchall())
@@ -224,11 +360,39 @@ def sizes_on_disk() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_database_size(current_database()), pg_table_size('ingest_chunk'), "
-            "pg_relation_size('chunk_embedding_hnsw'), pg_relation_size('chunk_search_gin'), "
-            "(SELECT count(*) FROM ingest_lexeme)"
+            + ", ".join(
+                f"coalesce(pg_relation_size(to_regclass('{name}')), 0)"
+                for name in ("chunk_embedding_hnsw", "chunk_embedding_en_hnsw", "chunk_search_gin")
+            )
+            + ", (SELECT count(*) FROM ingest_lexeme)"
         )
-        database, table, hnsw, gin, lexemes = cursor.fetchone()
-    return {"database": database, "table": table, "hnsw": hnsw, "gin": gin, "lexemes": lexemes}
+        database, table, hnsw, hnsw_en, gin, lexemes = cursor.fetchone()
+        # What each leg stores in the table (compressed or out of line as PostgreSQL keeps it).
+        cursor.execute(
+            "SELECT "
+            + ", ".join(f"coalesce(sum(pg_column_size({column})), 0)" for column in COLUMN_SIZES)
+            + " FROM ingest_chunk"
+        )
+        columns = dict(zip(COLUMN_SIZES, cursor.fetchone(), strict=True))
+    return {
+        "database": database,
+        "table": table,
+        "hnsw": hnsw,
+        "hnsw_en": hnsw_en,
+        "gin": gin,
+        "lexemes": lexemes,
+        "columns": columns,
+    }
+
+
+COLUMN_SIZES = (
+    "text",
+    "heading_path",
+    "search_extra",
+    "search_vector",
+    "embedding",
+    "embedding_en",
+)
 
 
 def gib(n: int) -> str:
@@ -247,52 +411,114 @@ def main() -> None:
     )
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE a slow query")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the database in this folder and reuse it: chunks already there are not "
+        "loaded again, exact neighbours are computed once",
+    )
+    parser.add_argument(
+        "--index",
+        default="",
+        help="before measuring search(), try these definitions of the main leg's HNSW index, "
+        "';'-separated: 'm=16,ef_construction=64' ('halfvec,' first: over half-precision "
+        "copies), 'app' (ingest.models.Chunk's) or 'current' (the one in place, not rebuilt); "
+        "each is built in place of the last, its recall measured at every --ef-search and "
+        "--pools; search() then runs on the last one",
+    )
+    parser.add_argument(
+        "--pools",
+        default="60",
+        help="with --index: candidates asked of the index, ordered by exact distance after",
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     texts, distinct = questions(args.queries)
     started_at = stamp()
     results = []
-    with ScratchDatabase():
+    with ScratchDatabase(args.keep) as database:
         from django.contrib.auth import get_user_model
 
-        from ingest.embedders import get_embedder
+        from ingest.embedders import get_embedder, get_english_embedder
         from ingest.embedding_space import vector_literal
-        from ingest.models import Collection
-        from ingest.search.dense import ef_search
+        from ingest.models import Chunk, Collection
+        from ingest.search.dense import HALFVEC, ef_search
         from ingest.search.retrieval import CANDIDATES, readable_collections_sql
 
         code = code_version()
-        collection = Collection.objects.create(name="scale")
-        user = get_user_model().objects.create_user("reader", password=None)
+        collection, _ = Collection.objects.get_or_create(name="scale")
+        user = get_user_model().objects.filter(username="reader").first()
+        user = user or get_user_model().objects.create_user("reader", password=None)
         collection.reader_users.add(user)
         allowed = readable_collections_sql(user, [collection.pk])
-        vectors = [vector_literal(v) for v in get_embedder().embed(texts[:distinct])]
+        vectors = {"embedding": [vector_literal(v) for v in get_embedder().embed(texts[:distinct])]}
+        if english := get_english_embedder():
+            vectors["embedding_en"] = [vector_literal(v) for v in english.embed(texts[:distinct])]
         extra_ef = [int(x) for x in args.ef_search.split(",") if x.strip()]
-        loaded = 0
+        pools = [int(x) for x in args.pools.split(",") if x.strip()]
+        loaded = Chunk.objects.filter(collection=collection).count()
         for size in sizes:
             row: dict = {"size": size, "loadavg_start": loadavg()}
             log(f"== {size:,} chunks (load average {row['loadavg_start']})")
-            report = load_synthetic_chunks(
-                size - loaded,
-                collection,
-                base_chunks=args.base_chunks,
-                corpus=args.corpus,
-                maintenance_work_mem=args.maintenance_work_mem,
-                progress=log,
-            )
-            loaded = report.total_chunks
-            log(report.summary())
-            row["load"] = {
-                "added": report.chunks,
-                "documents": report.documents,
-                "stages_s": report.stages,
-                "maintenance_work_mem": report.maintenance_work_mem,
-            }
-            row["ef_search"] = max(CANDIDATES, ef_search(loaded))  # as search() sets it
-            modes = {"search()": hnsw_settings(row["ef_search"])}
-            modes.update({f"ef_search={ef}": hnsw_settings(ef) for ef in extra_ef})
+            if size > loaded:
+                report = load_synthetic_chunks(
+                    size - loaded,
+                    collection,
+                    base_chunks=args.base_chunks,
+                    corpus=args.corpus,
+                    maintenance_work_mem=args.maintenance_work_mem,
+                    progress=log,
+                    watch=database.watch_memory,
+                )
+                loaded = report.total_chunks
+                log(report.summary())
+                row["load"] = {
+                    "added": report.chunks,
+                    "documents": report.documents,
+                    "stages_s": report.stages,
+                    "memory": report.memory,
+                    "maintenance_work_mem": report.maintenance_work_mem,
+                }
+            else:
+                log(f"{loaded:,} chunks already loaded in {args.keep}")
             clock = time.perf_counter()
-            row["recall"] = measure_recall(allowed, vectors, modes)
+            truth = {
+                column: exact_neighbours(
+                    allowed,
+                    column_vectors,
+                    column,
+                    args.keep / f"exact-{column}-{loaded}-{distinct}.json" if args.keep else None,
+                )
+                for column, column_vectors in vectors.items()
+            }
+            log(f"exact neighbours in {time.perf_counter() - clock:.0f} s")
+            row["options"] = [
+                try_index(
+                    spec,
+                    allowed=allowed,
+                    vectors=vectors["embedding"],
+                    truth=truth["embedding"],
+                    ef_list=extra_ef,
+                    pools=pools,
+                    database=database,
+                    maintenance_work_mem=args.maintenance_work_mem,
+                )
+                for spec in args.index.split(";")
+                if spec.strip()
+            ]
+            # As search() sets them, on the index now in place.
+            row["ef_search"] = max(CANDIDATES, ef_search(loaded))
+            row["pool"] = CANDIDATES
+            row["index"] = index_definitions()
+            modes = {"search()": hnsw_mode(row["ef_search"], pool=row["pool"], halfvec=HALFVEC)}
+            modes.update({f"ef_search={ef}": hnsw_mode(ef, halfvec=HALFVEC) for ef in extra_ef})
+            clock = time.perf_counter()
+            row["recall"], row["recall_en"] = {}, {}
+            for column, key in (("embedding", "recall"), ("embedding_en", "recall_en")):
+                if column in vectors:
+                    row[key] = measure_recall(
+                        allowed, vectors[column], modes, column, truth[column]
+                    )
             row["recall_s"] = time.perf_counter() - clock
             log(f"recall measured in {row['recall_s']:.0f} s")
             clock = time.perf_counter()
@@ -305,7 +531,7 @@ def main() -> None:
                 slow = sorted(latency["rows"], key=lambda r: r["excl"])
                 picked = slow[int(0.95 * (len(slow) - 1))]["q"]
                 row["explain"] = explain(
-                    allowed, picked, vectors[texts.index(picked)], modes["search()"]
+                    allowed, picked, vectors["embedding"][texts.index(picked)], modes["search()"]
                 )
             log(f"done {size:,} (load average {row['loadavg_end']})")
             results.append(row)
@@ -333,31 +559,38 @@ def print_report(output: dict) -> None:
     )
     print(
         f"{output['queries']} queries per size ({output['distinct_questions']} distinct "
-        f"questions cycled), {WARMUP} warm-up calls; embedder {settings.EMBEDDING_PROVIDER}; "
-        "synthetic data from bench/synthetic.py."
+        f"questions cycled), {WARMUP} warm-up calls; embedder {settings.EMBEDDING_PROVIDER}, "
+        f"English leg {settings.EMBEDDING_EN}; synthetic data from bench/synthetic.py."
     )
     print()
     print(
-        "| chunks | load (generate+COPY) | HNSW build | p50 / p95 excl. | p50 / p95 incl. "
-        "| HNSW recall@10 | DB size |"
+        "| chunks | load (generate+COPY) | HNSW build (main / English) | p50 / p95 excl. "
+        "| p50 / p95 incl. | HNSW recall@10 (main / English) | DB size |"
     )
     print("|---|---|---|---|---|---|---|")
     for row in output["results"]:
-        stages = row["load"]["stages_s"]
         lat = row["latency"]
-        rec = row["recall"]
+        recall = " / ".join(
+            f"{row[key]['search()']['recall_at_10']:.3f}"
+            for key in ("recall", "recall_en")
+            if row[key]
+        )
+        if "load" in row:
+            stages = row["load"]["stages_s"]
+            load = f"{stages['generate'] + stages['copy']:.0f} s (+{row['load']['added']:,})"
+            build = f"{stages['hnsw_build']:.1f} / {stages['hnsw_en_build']:.1f} s"
+        else:
+            load = build = "reused"
         print(
-            f"| {row['size']:,} | {stages['generate'] + stages['copy']:.0f} s "
-            f"(+{row['load']['added']:,}) | {stages['hnsw_build']:.1f} s "
+            f"| {row['size']:,} | {load} | {build} "
             f"| {lat['excl']['p50']:.0f} / {lat['excl']['p95']:.0f} ms "
             f"| {lat['incl']['p50']:.0f} / {lat['incl']['p95']:.0f} ms "
-            f"| {rec['search()']['recall_at_10']:.3f} "
-            f"| {gib(row['disk']['database'])} |"
+            f"| {recall} | {gib(row['disk']['database'])} |"
         )
     print()
     print("Where the time goes, p50 / p95 ms per search() call:")
     print()
-    print("| chunks | embed | dense SQL | lexical SQL | fuse + load hits | coverage |")
+    print("| chunks | embed | dense SQL (both legs) | lexical SQL | fuse + load hits | coverage |")
     print("|---|---|---|---|---|---|")
     for row in output["results"]:
         lat = row["latency"]
@@ -374,37 +607,55 @@ def print_report(output: dict) -> None:
     )
     print()
     print(
-        "| chunks | mode | uses HNSW | recall@10 | recall@10 (1% ties) | recall@60 "
+        "| chunks | leg | mode | uses HNSW | recall@10 | recall@10 (1% ties) | recall@60 "
         "| rows returned (of 60) | dense p50 / p95 | exact p50 |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in output["results"]:
-        for mode, r in row["recall"].items():
-            if not isinstance(r, dict):
-                continue
-            if mode == "search()":
-                mode = f"search(), ef_search={row['ef_search']}"
-            print(
-                f"| {row['size']:,} | {mode} | {'yes' if r['uses_hnsw'] else 'no'} "
-                f"| {r['recall_at_10']:.3f} | {r['recall_at_10_within_1pct']:.3f} "
-                f"| {r['recall_at_60']:.3f} "
-                f"| {r['rows_returned_mean']:.1f} "
-                f"| {r['dense_ms_p50']:.1f} / {r['dense_ms_p95']:.1f} ms "
-                f"| {row['recall']['exact_ms_p50']:.0f} ms |"
-            )
+        for key, leg in (("recall", "main"), ("recall_en", "English")):
+            for mode, r in row[key].items():
+                if not isinstance(r, dict):
+                    continue
+                if mode == "search()":
+                    mode = f"search(), ef_search={row['ef_search']}"
+                print(
+                    f"| {row['size']:,} | {leg} | {mode} | {'yes' if r['uses_hnsw'] else 'no'} "
+                    f"| {r['recall_at_10']:.3f} | {r['recall_at_10_within_1pct']:.3f} "
+                    f"| {r['recall_at_60']:.3f} "
+                    f"| {r['rows_returned_mean']:.1f} "
+                    f"| {r['dense_ms_p50']:.1f} / {r['dense_ms_p95']:.1f} ms "
+                    f"| {row[key]['exact_ms_p50']:.0f} ms |"
+                )
+    for row in output["results"]:
+        if row["options"]:
+            print_options(row)
     print()
-    print("Load stages (seconds) and machine load:")
+    print("Indexes in place for the search() rows:")
+    for row in output["results"]:
+        for name, sql in row["index"].items():
+            print(f"- {row['size']:,}: {name}: {sql}")
+    print()
+    print("Load stages (seconds), peak server memory per index build, sizes and machine load:")
     print()
     for row in output["results"]:
-        stages = row["load"]["stages_s"]
         disk = row["disk"]
+        load = ""
+        if "load" in row:
+            load = (
+                ", ".join(f"{k} {v:.1f}" for k, v in row["load"]["stages_s"].items())
+                + " (maintenance_work_mem "
+                + row["load"]["maintenance_work_mem"]
+                + "; peak memory "
+                + ", ".join(f"{k} {gib(v)}" for k, v in row["load"]["memory"].items())
+                + "); "
+            )
         print(
-            f"- {row['size']:,}: "
-            + ", ".join(f"{k} {v:.1f}" for k, v in stages.items())
-            + f" (maintenance_work_mem {row['load']['maintenance_work_mem']}); "
-            f"recall {row['recall_s']:.0f} s, latency run {row['latency_s']:.0f} s; "
-            f"table {gib(disk['table'])}, HNSW {gib(disk['hnsw'])}, GIN {gib(disk['gin'])}, "
-            f"{disk['lexemes']:,} lexemes; load average {row['loadavg_start']} at start, "
+            f"- {row['size']:,}: {load}recall {row['recall_s']:.0f} s, latency run "
+            f"{row['latency_s']:.0f} s; table {gib(disk['table'])}, HNSW {gib(disk['hnsw'])}, "
+            f"English HNSW {gib(disk['hnsw_en'])}, GIN {gib(disk['gin'])}, "
+            f"{disk['lexemes']:,} lexemes; stored per column: "
+            + ", ".join(f"{k} {gib(v)}" for k, v in disk["columns"].items())
+            + f"; load average {row['loadavg_start']} at start, "
             f"{row['loadavg_end']} at end"
         )
     for row in output["results"]:
@@ -414,6 +665,43 @@ def print_report(output: dict) -> None:
             print("```")
             print(row["explain"])
             print("```")
+
+
+def print_options(row: dict) -> None:
+    print()
+    print(
+        f"Main leg's HNSW index options at {row['size']:,} chunks, each built in place of the "
+        "last (peak memory: the server's processes, summed proportional set size, sampled "
+        "during the build); recall@10 against exact search for the 156 questions:"
+    )
+    print()
+    print(
+        "| index | build | peak memory | index size | mode | recall@10 | recall@10 (1% ties) "
+        "| dense p50 / p95 | load average (start → end) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for option in row["options"]:
+        first = True
+        for mode, r in option["recall"].items():
+            if not isinstance(r, dict):
+                continue
+            built = "build_s" in option
+            head = (
+                f"{option['spec']} | "
+                + (f"{option['build_s']:.0f} s" if built else "(in place)")
+                + " | "
+                + (gib(option["build_peak_memory"]) if built else "")
+                + f" | {gib(option['size'])}"
+                if first
+                else " | | |"
+            )
+            tail = f"{option['loadavg_start']} → {option['loadavg_end']}" if first else ""
+            print(
+                f"| {head} | {mode} | {r['recall_at_10']:.3f} "
+                f"| {r['recall_at_10_within_1pct']:.3f} "
+                f"| {r['dense_ms_p50']:.1f} / {r['dense_ms_p95']:.1f} ms | {tail} |"
+            )
+            first = False
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ vectors (medians 0.425/0.358/0.291) matches 3,000 real chunks (0.450/0.370/0.300
 nearest-neighbour similarity between chunks (median 0.77 vs 0.74) and the mean pairwise
 similarity (0.22 vs 0.24).
 
+The English leg (`embedding_en`, all-MiniLM-L6-v2, when `EMBEDDING_EN` is on) is made the
+same way in its own space: the base chunks embedded by MiniLM, the same `a`, `b`, `w` and `s`
+per chunk, noise drawn with MiniLM's own covariance. Its noise scale reuses the USE calibration;
+it was not calibrated again for MiniLM.
+
 How it is loaded
 ----------------
 One psycopg 3 connection of its own: the chunk indexes (HNSW and GIN; their definitions are read
@@ -90,6 +95,7 @@ class LoadReport:
     total_chunks: int
     base_chunks: int
     stages: dict[str, float] = field(default_factory=dict)
+    memory: dict[str, int] = field(default_factory=dict)  # peak server memory per index build
     maintenance_work_mem: str = ""
 
     def summary(self) -> str:
@@ -111,6 +117,8 @@ class _Base:
     vectors: np.ndarray  # base chunks' unit vectors, float32
     neighbours: np.ndarray  # each base chunk's nearest other base chunks
     noise_basis: np.ndarray  # principal directions scaled by their standard deviation
+    vectors_en: np.ndarray | None  # the same chunks in the English leg's space (None: leg off)
+    noise_basis_en: np.ndarray | None
     pool: list[str]  # every sentence of the manual
     texts: list[str]
     token_counts: list[int]
@@ -129,7 +137,7 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
 
     from assistant.lib.text import extra_terms
     from ingest.chunking import chunk_blocks, embedding_text
-    from ingest.embedders import get_embedder
+    from ingest.embedders import get_embedder, get_english_embedder
     from ingest.parsers import parse
 
     started = time.perf_counter()
@@ -174,17 +182,12 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
         pages.append((title, source, list(range(first, len(texts)))))
         if len(texts) >= base_chunks:
             break
-    vectors = np.asarray(embedder.embed(inputs), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _unit(embedder.embed(inputs))
     similarity = vectors @ vectors.T
     np.fill_diagonal(similarity, -np.inf)
     neighbours = np.argsort(-similarity, axis=1)[:, :NEIGHBOURS]
-    centred = vectors - vectors.mean(axis=0)
-    _, singular, directions = np.linalg.svd(centred, full_matrices=False)
-    variance = singular**2 / len(vectors)
-    keep = min(NOISE_COMPONENTS, len(variance))
-    scale = np.sqrt(variance[:keep] / variance.sum())
-    noise_basis = (directions[:keep] * scale[:, None]).astype(np.float32)
+    english = get_english_embedder()
+    vectors_en = _unit(english.embed(inputs)) if english else None
     return _Base(
         pages=pages,
         headings=headings,
@@ -192,7 +195,9 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
         tokens_per_char=np.asarray(ratios),
         vectors=vectors,
         neighbours=neighbours,
-        noise_basis=noise_basis,
+        noise_basis=_noise_basis(vectors),
+        vectors_en=vectors_en,
+        noise_basis_en=None if vectors_en is None else _noise_basis(vectors_en),
         pool=pool,
         texts=texts,
         token_counts=counts,
@@ -201,11 +206,33 @@ def prepare_base(corpus: str = str(CORPUS), base_chunks: int = 3000, seed: int =
     )
 
 
+def _unit(vectors: list[list[float]]) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    return array / np.linalg.norm(array, axis=1, keepdims=True)
+
+
+def _noise_basis(vectors: np.ndarray) -> np.ndarray:
+    """The principal directions of `vectors`, scaled by their standard deviation so that
+    noise drawn on them has unit expected norm."""
+    _, singular, directions = np.linalg.svd(vectors - vectors.mean(axis=0), full_matrices=False)
+    variance = singular**2 / len(vectors)
+    keep = min(NOISE_COMPONENTS, len(variance))
+    scale = np.sqrt(variance[:keep] / variance.sum())
+    return (directions[:keep] * scale[:, None]).astype(np.float32)
+
+
+def _mixed(vectors, basis, a, b, w, s, rng) -> np.ndarray:
+    """`v = a + w·b + s·e`, normalised (see the module's docstring)."""
+    noise = rng.standard_normal((len(a), len(basis)), dtype=np.float32)
+    mixed = vectors[a] + w[:, None] * vectors[b] + s[:, None] * (noise @ basis)
+    return mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+
+
 def _document(base: _Base, position: int, seed: int, limit: int):
     """Document number `position`: a variant of one base page (variant 0 is the page itself).
 
-    Returns (title, source_path, rows) with rows as (text, heading, tokens, extra) and the
-    vectors as an array."""
+    Returns (title, source_path, rows, vectors, vectors_en) with rows as (text, heading, tokens,
+    extra) and the vectors as arrays (vectors_en None when the English leg is off)."""
     from assistant.lib.text import extra_terms
 
     variant, page = divmod(position, len(base.pages))
@@ -216,17 +243,14 @@ def _document(base: _Base, position: int, seed: int, limit: int):
         rows = [
             (base.texts[i], base.headings[i], base.token_counts[i], base.extras[i]) for i in members
         ]
-        return title, source_path, rows, base.vectors[members]
+        english = None if base.vectors_en is None else base.vectors_en[members]
+        return title, source_path, rows, base.vectors[members], english
     rng = np.random.default_rng([seed, position])
     a = np.asarray(members)
     b = base.neighbours[a, rng.integers(0, base.neighbours.shape[1], len(a))]
     w = rng.uniform(*MIX_WEIGHT, len(a)).astype(np.float32)
     s = rng.uniform(*NOISE_SCALE, len(a)).astype(np.float32)
-    noise = rng.standard_normal((len(a), len(base.noise_basis)), dtype=np.float32)
-    vectors = (
-        base.vectors[a] + w[:, None] * base.vectors[b] + s[:, None] * (noise @ base.noise_basis)
-    )
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _mixed(base.vectors, base.noise_basis, a, b, w, s, rng)
     rows = []
     for i, j, weight in zip(a.tolist(), b.tolist(), w.tolist(), strict=True):
         own = base.sentences[i]
@@ -246,10 +270,14 @@ def _document(base: _Base, position: int, seed: int, limit: int):
         tokens = max(1, round(len(text) * base.tokens_per_char[i]))
         # Sentences moved between chunks take their identifiers with them.
         rows.append((text, heading, tokens, extra_terms(f"{heading} {text}")))
-    return title, source_path, rows, vectors
+    if base.vectors_en is None:
+        return title, source_path, rows, vectors, None
+    # Drawn after the text, so the text and main vectors stay what they were before this leg.
+    english = _mixed(base.vectors_en, base.noise_basis_en, a, b, w, s, rng)
+    return title, source_path, rows, vectors, english
 
 
-def _connect():
+def connect():
     import psycopg
     from django.db import connection
     from pgvector.psycopg import register_vector
@@ -262,21 +290,35 @@ def _connect():
     return conn
 
 
-def _index_definitions(cursor) -> dict[str, str]:
-    from ingest.embedding_space import INDEX_SQL
+# Rebuilt after each load, in this order; each build is timed on its own.
+INDEXES = {
+    "chunk_search_gin": "gin_build",
+    "chunk_embedding_hnsw": "hnsw_build",
+    "chunk_embedding_en_hnsw": "hnsw_en_build",
+}
 
+
+def model_index_sql(name: str) -> str:
+    """The index as the app defines it (ingest.models.Chunk's Meta, which the migrations follow)."""
+    from django.db import connection
+
+    from ingest.models import Chunk
+
+    index = next(i for i in Chunk._meta.indexes if i.name == name)
+    with connection.schema_editor(collect_sql=True) as editor:
+        return str(index.create_sql(Chunk, editor))
+
+
+def _index_definitions(cursor) -> dict[str, str]:
+    """The chunk indexes as they are (a benchmark may have replaced one), else as the app
+    defines them (a run stopped while one was being built)."""
     cursor.execute(
         "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'ingest_chunk' "
-        "AND indexname IN ('chunk_search_gin', 'chunk_embedding_hnsw')"
+        "AND indexname = ANY(%s)",
+        [list(INDEXES)],
     )
     found = dict(cursor.fetchall())
-    return {
-        "chunk_search_gin": found.get(
-            "chunk_search_gin",
-            "CREATE INDEX chunk_search_gin ON ingest_chunk USING gin (search_vector)",
-        ),
-        "chunk_embedding_hnsw": found.get("chunk_embedding_hnsw", INDEX_SQL),
-    }
+    return {name: found.get(name) or model_index_sql(name) for name in INDEXES}
 
 
 DOCUMENT_COLUMNS = (
@@ -285,9 +327,10 @@ DOCUMENT_COLUMNS = (
     "timings, attempts, created_at, updated_at, ready_at, ocr_pages, language"
 )
 CHUNK_COLUMNS = (
-    "document_id, collection_id, ordinal, text, heading_path, token_count, search_extra, embedding"
+    "document_id, collection_id, ordinal, text, heading_path, token_count, search_extra, "
+    "embedding, embedding_en"
 )
-CHUNK_TYPES = ["int8", "int8", "int4", "text", "text", "int4", "text", "vector"]
+CHUNK_TYPES = ["int8", "int8", "int4", "text", "text", "int4", "text", "vector", "vector"]
 
 # The lexeme trigger's INSERT branch (migration 0003), over the rows this call added.
 LEXEME_SQL = """
@@ -314,6 +357,7 @@ def load_synthetic_chunks(
     corpus: Path | str = CORPUS,
     maintenance_work_mem: str = "4GB",
     progress=None,
+    watch=None,
 ) -> LoadReport:
     """Append `n` synthetic chunks (in READY documents) to `collection` and rebuild the indexes.
 
@@ -321,8 +365,12 @@ def load_synthetic_chunks(
     `is_public`). Returns a LoadReport with the stage timings in seconds: prepare (parse, chunk
     and embed the base set; 0 after the first call in a process), generate (Python, text and
     vectors), copy (COPY wall time not spent generating), lexical_stats, vacuum_analyze,
-    gin_build, hnsw_build. `progress`, if given, is called with a line of text now and then.
+    gin_build, hnsw_build, hnsw_en_build. `progress`, if given, is called with a line of text now
+    and then. `watch`, if given, is a context manager factory wrapped around each index build
+    whose value has a `peak` (bytes) after it: the report's `memory` holds them by stage.
     """
+    from contextlib import nullcontext
+
     from ingest import embedding_space
     from ingest.embedders import get_embedder
     from ingest.models import Document
@@ -331,6 +379,7 @@ def load_synthetic_chunks(
     fresh = prepare_base.cache_info().currsize == 0
     base = prepare_base(str(corpus), base_chunks, seed)
     stages = {"prepare": base.prepare_s if fresh else 0.0}
+    memory: dict[str, int] = {}
     if embedding_space.recorded() is None:
         embedding_space.record(get_embedder())
     position = Document.objects.filter(
@@ -340,12 +389,12 @@ def load_synthetic_chunks(
 
     generate_s = 0.0
     documents = 0
-    with _connect() as conn, conn.cursor() as cur:
+    with connect() as conn, conn.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM ingest_chunk")
         after = cur.fetchone()[0]
         indexes = _index_definitions(cur)
-        cur.execute("DROP INDEX IF EXISTS chunk_embedding_hnsw")
-        cur.execute("DROP INDEX IF EXISTS chunk_search_gin")
+        for name in INDEXES:
+            cur.execute(f"DROP INDEX IF EXISTS {name}")
         cur.execute("ALTER TABLE ingest_chunk DISABLE TRIGGER ingest_chunk_lexemes_insert")
         cur.execute("SELECT pg_get_serial_sequence('ingest_document', 'id')")
         sequence = cur.fetchone()[0]
@@ -355,10 +404,12 @@ def load_synthetic_chunks(
             clock = time.perf_counter()
             docs, chunk_rows = [], []
             while left and len(chunk_rows) < BATCH_CHUNKS:
-                title, source, rows, vectors = _document(base, position, seed, left)
+                title, source, rows, vectors, english = _document(base, position, seed, left)
                 position += 1
                 docs.append((title, source, len(rows)))
-                chunk_rows.append((rows, vectors))
+                chunk_rows.append(
+                    (rows, vectors, english if english is not None else [None] * len(rows))
+                )
                 left -= len(rows)
             cur.execute("SELECT setval(%s, nextval(%s) + %s - 1)", [sequence, sequence, len(docs)])
             first_id = cur.fetchone()[0] - len(docs) + 1
@@ -397,9 +448,9 @@ def load_synthetic_chunks(
                 f"COPY ingest_chunk ({CHUNK_COLUMNS}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(CHUNK_TYPES)
-                for offset, (rows, vectors) in enumerate(chunk_rows):
-                    for ordinal, ((text, heading, tokens, extra), vector) in enumerate(
-                        zip(rows, vectors, strict=True)
+                for offset, (rows, vectors, english) in enumerate(chunk_rows):
+                    for ordinal, ((text, heading, tokens, extra), vector, vector_en) in enumerate(
+                        zip(rows, vectors, english, strict=True)
                     ):
                         copy.write_row(
                             (
@@ -411,6 +462,7 @@ def load_synthetic_chunks(
                                 tokens,
                                 extra,
                                 vector,
+                                vector_en,
                             )
                         )
             documents += len(docs)
@@ -436,13 +488,15 @@ def load_synthetic_chunks(
         cur.execute("VACUUM ANALYZE ingest_lexeme")
         stages["vacuum_analyze"] = time.perf_counter() - clock
 
-        clock = time.perf_counter()
-        cur.execute(indexes["chunk_search_gin"])
-        stages["gin_build"] = time.perf_counter() - clock
+        # HNSW builds with the graph in memory (pgvector's parallel build).
         cur.execute("SELECT set_config('maintenance_work_mem', %s, false)", [maintenance_work_mem])
-        clock = time.perf_counter()
-        cur.execute(indexes["chunk_embedding_hnsw"])
-        stages["hnsw_build"] = time.perf_counter() - clock
+        for name, stage in INDEXES.items():
+            clock = time.perf_counter()
+            with (watch or nullcontext)() as watched:
+                cur.execute(indexes[name])
+            stages[stage] = time.perf_counter() - clock
+            if watched is not None:
+                memory[stage] = watched.peak
         cur.execute("ANALYZE ingest_chunk")
         cur.execute("SELECT count(*) FROM ingest_chunk")
         total = cur.fetchone()[0]
@@ -452,5 +506,6 @@ def load_synthetic_chunks(
         total_chunks=total,
         base_chunks=len(base.texts),
         stages=stages,
+        memory=memory,
         maintenance_work_mem=maintenance_work_mem,
     )
