@@ -321,8 +321,9 @@ class Chunk(models.Model):
     # The English leg's vector (all-MiniLM-L6-v2); empty for mostly-CJK passages.
     embedding_en = VectorField(dimensions=384, null=True)
     # Waiting for its English vector: written after the document is READY (ingest.backfill).
+    # A default in the database too: rows written by COPY (the benchmarks) wait for nothing.
     embedding_en_pending = models.BooleanField(
-        default=False, verbose_name=_("Waiting for the English leg")
+        default=False, db_default=False, verbose_name=_("Waiting for the English leg")
     )
     search_vector = models.GeneratedField(
         expression=(

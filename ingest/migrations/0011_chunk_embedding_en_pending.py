@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='chunk',
             name='embedding_en_pending',
-            field=models.BooleanField(default=False, verbose_name='Waiting for the English leg'),
+            field=models.BooleanField(default=False, db_default=False, verbose_name='Waiting for the English leg'),
         ),
         migrations.AddIndex(
             model_name='chunk',

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
+from ingest import backfill
 from ingest.embedders import get_embedder, get_english_embedder
 from ingest.embedding_space import vector_literal
 from ingest.models import Collection, Document
@@ -22,6 +23,7 @@ def manual(db, admin_user):
     collection = Collection.objects.create(name="Manual")
     for name, text in PASSAGES.items():
         ingest_text(collection, name, text)
+    backfill.fill()  # the English leg, which a background worker fills after READY
     return readable_collections_sql(admin_user, [collection.pk])
 
 
