@@ -261,6 +261,12 @@ QWEN_OCR_MODEL = env_str("QWEN_OCR_MODEL", "qwen-vl-ocr")
 OCR_MAX_PIXELS = env_int("OCR_MAX_PIXELS", 40_000_000, minimum=1)  # per image or page
 OCR_MAX_PAGES = env_int("OCR_MAX_PAGES", 300, minimum=1)  # pages read by OCR per document
 OCR_MAX_SECONDS = env_float("OCR_MAX_SECONDS", 900.0)  # OCR time per document
+# RapidOCR's speed against its accuracy (README, Benchmarks): how long a side the text detector
+# sees, how high each line is read (0: by its size), whether lines are checked for being upside
+# down.
+OCR_DETECTION_SIDE = env_int("OCR_DETECTION_SIDE", 1280, minimum=320)
+OCR_LINE_HEIGHT = env_int("OCR_LINE_HEIGHT", 0, minimum=0)
+OCR_ANGLES = env_bool("OCR_ANGLES", False)
 QWEN_RERANK_URL = env_str("QWEN_RERANK_URL")  # empty: text-rerank on QWEN_BASE_URL's host
 RERANK_CANDIDATES = env_int("RERANK_CANDIDATES", 30, minimum=2)
 # A local model on CPU takes seconds to rewrite, so it rewrites only follow-ups by default.

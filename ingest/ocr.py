@@ -9,14 +9,19 @@ time. With a key, `OCR_PROVIDER=qwen` sends each image to Qwen's vision OCR mode
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import logging
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from statistics import median
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext
 
 from assistant.llm.usage import Usage, normalise_usage
@@ -41,32 +46,63 @@ class Reader:
     max_pages: int
     max_seconds: float
     provider: str = field(default_factory=lambda: settings.OCR_PROVIDER)
+    threads: int = field(default_factory=lambda: settings.EMBEDDING_THREADS)
     pages: int = 0
     seconds: float = 0.0
     usage: Usage = field(default_factory=Usage)
     model: str = ""
 
-    def read(self, image) -> str:
-        """The text of a PIL image, paragraphs separated by blank lines."""
-        if self.pages >= self.max_pages:
-            raise OcrError(
-                gettext(
-                    "More than %(n)d pages need text recognition (OCR_MAX_PAGES); split the "
-                    "document."
-                )
-                % {"n": self.max_pages}
-            )
-        started = time.monotonic()
+    def read_all(self, images: Iterable) -> Iterator[str]:
+        """The text of each PIL image, in order, paragraphs separated by blank lines. `threads`
+        images are read at once, each by one core; the next is taken from `images` (rendered,
+        say) while they are read. An error is raised once the texts before its image are out."""
+        started = time.monotonic() - self.seconds
+        language = translation.get_language()  # the threads' own is the default
+        with ThreadPoolExecutor(max_workers=self.threads) as pool:
+            reading: deque[Future] = deque()
+            try:
+                for image in images:
+                    if self.pages >= self.max_pages:
+                        while reading:
+                            yield self._collect(reading.popleft(), started)
+                        raise OcrError(
+                            gettext(
+                                "More than %(n)d pages need text recognition (OCR_MAX_PAGES); "
+                                "split the document."
+                            )
+                            % {"n": self.max_pages}
+                        )
+                    prepared = self._prepare(image)
+                    reading.append(pool.submit(self._recognise, prepared, language))
+                    self.pages += 1
+                    if len(reading) >= self.threads:
+                        yield self._collect(reading.popleft(), started)
+                while reading:
+                    yield self._collect(reading.popleft(), started)
+            finally:
+                for future in reading:
+                    future.cancel()
+
+    def _prepare(self, image):
+        """What the recogniser reads, made here: a TIFF's frames are one object that moves on."""
         if self.provider == "qwen":
-            text, usage, self.model = _qwen(image)
-            self.usage = Usage(
-                prompt_tokens=self.usage.prompt_tokens + usage.prompt_tokens,
-                completion_tokens=self.usage.completion_tokens + usage.completion_tokens,
-            )
-        else:
-            text = _rapidocr(image)
-        self.pages += 1
-        self.seconds += time.monotonic() - started
+            return _png_url(image)
+        return _bgr(image)
+
+    def _recognise(self, prepared, language: str | None) -> tuple[str, Usage, str]:
+        with translation.override(language):
+            if self.provider == "qwen":
+                return _qwen(prepared)
+            return _rapidocr(prepared), Usage(), ""
+
+    def _collect(self, future: Future, started: float) -> str:
+        text, usage, model = future.result()
+        self.usage = Usage(
+            prompt_tokens=self.usage.prompt_tokens + usage.prompt_tokens,
+            completion_tokens=self.usage.completion_tokens + usage.completion_tokens,
+        )
+        self.model = model or self.model
+        self.seconds = time.monotonic() - started
         if self.seconds > self.max_seconds:
             raise OcrError(
                 gettext(
@@ -78,11 +114,16 @@ class Reader:
         return text
 
 
-def _rapidocr(image) -> str:
+def _bgr(image):
     import numpy as np
 
+    # Contiguous: RapidOCR crops each line with OpenCV, which copies a reversed view whole.
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+
+
+def _rapidocr(bgr) -> str:
     try:
-        result, _ = _engine()(np.asarray(image.convert("RGB"))[:, :, ::-1])  # RGB to BGR
+        result, _ = _engine()(bgr)
     except Exception as error:
         raise OcrError(gettext("Text recognition failed (%(error)s).") % {"error": error}) from None
     return paragraphs(
@@ -95,10 +136,76 @@ def _rapidocr(image) -> str:
 
 @cache
 def _engine():
+    """RapidOCR tuned by the settings (README, Benchmarks): its text detector sees images at most
+    OCR_DETECTION_SIDE pixels long (the lines are still cut from the whole image), each line is
+    read at a height that suits its size (or OCR_LINE_HEIGHT), the classifier of upside-down
+    lines only with OCR_ANGLES; one core per call, as pages are read in parallel (Reader)."""
     from rapidocr_onnxruntime import RapidOCR
 
-    threads = settings.EMBEDDING_THREADS
-    return RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+    ocr = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1, use_cls=settings.OCR_ANGLES)
+    ocr.text_det = _SmallerDetection(ocr.text_det, settings.OCR_DETECTION_SIDE)
+    heights = [settings.OCR_LINE_HEIGHT] if settings.OCR_LINE_HEIGHT else LINE_HEIGHTS
+    readers = {}
+    for height in heights:
+        readers[height] = copy.copy(ocr.text_rec)  # the same model, read at another height
+        readers[height].rec_image_shape = [3, height, 320]
+    ocr.text_rec = _LinesBySize(readers)
+    return ocr
+
+
+# The recognition model is trained on lines 48 pixels high, yet reads a 150 dpi scan's 26-pixel
+# lines best at 32 to 36 (at 48 it loses most spaces between words) and larger type at 40 to 48:
+# it wants a line enlarged by about a fifth (bench/ocr_scan.py, README).
+LINE_HEIGHTS = [32, 40, 48]
+LINE_ENLARGED = 1.2
+
+
+@dataclass
+class _LinesBySize:
+    """RapidOCR's line recogniser, each line read by the one of `readers` (by height) nearest
+    above its own height enlarged by LINE_ENLARGED, the tallest for taller lines."""
+
+    readers: dict[int, Callable]
+
+    def __call__(self, lines: list, return_word_box: bool = False):
+        heights = sorted(self.readers)
+        groups: dict[int, list[int]] = {}
+        for index, line in enumerate(lines):
+            wanted = line.shape[0] * LINE_ENLARGED
+            height = next((h for h in heights if h >= wanted), heights[-1])
+            groups.setdefault(height, []).append(index)
+        read: list = [None] * len(lines)
+        seconds = 0.0
+        for height, indices in groups.items():
+            texts, spent = self.readers[height]([lines[i] for i in indices], return_word_box)
+            for index, text in zip(indices, texts, strict=True):
+                read[index] = text
+            seconds += spent
+        return read, seconds
+
+
+@dataclass
+class _SmallerDetection:
+    """RapidOCR's text detector run on a copy of the image scaled down to `side`, its boxes
+    scaled back (RapidOCR itself only ever scales detection up)."""
+
+    detector: Callable
+    side: int
+
+    def __call__(self, image):
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = self.side / max(height, width)
+        if scale >= 1:
+            return self.detector(image)
+        smaller = cv2.resize(
+            image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+        )
+        boxes, seconds = self.detector(smaller)
+        if boxes is None or not len(boxes):
+            return boxes, seconds
+        return (boxes / scale).astype(boxes.dtype), seconds
 
 
 def paragraphs(lines: list[tuple[float, float, float, str]]) -> str:
@@ -133,12 +240,15 @@ def _cjk(char: str) -> bool:
     return "\u3000" <= char <= "\u9fff" or "\uf900" <= char <= "\uffef"
 
 
-def _qwen(image) -> tuple[str, Usage, str]:
-    import openai
-
+def _png_url(image) -> str:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="PNG")
-    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _qwen(url: str) -> tuple[str, Usage, str]:
+    import openai
+
     client = openai.OpenAI(
         base_url=settings.QWEN_BASE_URL,
         api_key=settings.QWEN_API_KEY,

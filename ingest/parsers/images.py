@@ -36,9 +36,9 @@ def parse_image(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
             % {"n": frames, "limit": limits.max_pages}
         )
     try:
-        for number, frame in enumerate(ImageSequence.Iterator(image), start=1):
+        texts = reader.read_all(ImageSequence.Iterator(image))
+        for number, text in enumerate(texts, start=1):
             page = number if frames > 1 else None
-            text = reader.read(frame)
             blocks.extend(Block(p, (), page) for p in split_paragraphs(text))
     except OcrError as error:
         raise IngestError(str(error)) from None

@@ -4,6 +4,7 @@ headings; a page without usable text but with pictures is rendered and read by O
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 from django.utils.translation import gettext
 
@@ -34,29 +35,25 @@ def parse_pdf(data: bytes, stem: str, limits: ParseLimits) -> Parsed:
                 % {"n": count, "limit": limits.max_pages}
             )
         headings = _pdf_outline(document)
-        reader = Reader(max_pages=limits.max_ocr_pages, max_seconds=limits.max_ocr_seconds)
         texts: list[str] = []
-        ocr_pages: list[int] = []
+        ocr_pages: list[int] = []  # numbered from 1
         for index in range(count):
-            try:
-                page = document[index]
+            with _page(document, index) as page:
                 textpage = page.get_textpage()
-                text = textpage.get_text_bounded()
+                texts.append(textpage.get_text_bounded())
                 textpage.close()
-                if needs_ocr(text) and _has_images(page):
-                    text = reader.read(_render(page, limits))
+                if needs_ocr(texts[-1]) and _has_images(page):
                     ocr_pages.append(index + 1)
-                texts.append(text)
-                page.close()
-            except pdfium.PdfiumError as error:
-                raise IngestError(
-                    gettext("Page %(page)d of the PDF is damaged (%(error)s).")
-                    % {"page": index + 1, "error": error}
-                ) from None
-            except OcrError as error:
-                raise IngestError(
-                    gettext("Page %(page)d: %(error)s") % {"page": index + 1, "error": error}
-                ) from None
+        reader = Reader(max_pages=limits.max_ocr_pages, max_seconds=limits.max_ocr_seconds)
+        read = 0
+        try:
+            for text in reader.read_all(_rendered(document, ocr_pages, limits)):
+                texts[ocr_pages[read] - 1] = text
+                read += 1
+        except OcrError as error:
+            raise IngestError(
+                gettext("Page %(page)d: %(error)s") % {"page": ocr_pages[read], "error": error}
+            ) from None
         title = (document.get_metadata_dict().get("Title") or "").strip()
     finally:
         document.close()
@@ -78,6 +75,30 @@ def _has_images(page) -> bool:
     import pypdfium2.raw as pdfium_c
 
     return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2))
+
+
+@contextmanager
+def _page(document, index: int):
+    """Page `index` of the document, closed after use; pdfium's errors name the page."""
+    import pypdfium2 as pdfium
+
+    try:
+        page = document[index]
+        try:
+            yield page
+        finally:
+            page.close()
+    except pdfium.PdfiumError as error:
+        raise IngestError(
+            gettext("Page %(page)d of the PDF is damaged (%(error)s).")
+            % {"page": index + 1, "error": error}
+        ) from None
+
+
+def _rendered(document, numbers: list[int], limits: ParseLimits):
+    for number in numbers:
+        with _page(document, number - 1) as page:
+            yield _render(page, limits)
 
 
 def _render(page, limits: ParseLimits):

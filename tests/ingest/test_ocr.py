@@ -49,6 +49,52 @@ def test_only_the_scanned_pages_of_a_pdf_are_read_and_they_keep_their_numbers():
     assert "退款在十四天内支付" in pages[3]
 
 
+def test_the_frames_of_a_tiff_are_read_at_once_and_keep_their_page_numbers(settings):
+    settings.EMBEDDING_THREADS = 2  # two frames are read at a time
+    first, *rest = [
+        files.text_image([line])
+        for line in ["Invoice for March.", "Shipping label.", "Return form."]
+    ]
+    scan = io.BytesIO()
+    first.save(scan, format="TIFF", save_all=True, append_images=rest)
+
+    parsed = parse(scan.getvalue(), "scans.tiff")
+
+    pages = {b.page: b.text for b in parsed.blocks}
+    assert parsed.ocr_pages == [1, 2, 3]
+    assert "Invoice for March" in pages[1]
+    assert "Shipping label" in pages[2]
+    assert "Return form" in pages[3]
+
+
+def test_a_long_scanned_line_keeps_the_spaces_between_its_words_in_small_print_and_large():
+    # Read 48 pixels high, as the model was trained, the small print came back as one word.
+    line = "Rows and columns have the same set of the following attributes and names"
+    for size, width in [(22, 1400), (56, 2600)]:
+        scan = io.BytesIO()
+        image = files.text_image([line + "."], size=size, width=width).convert("L")
+        image.save(scan, format="JPEG", quality=75)
+
+        text = " ".join(b.text for b in parse(scan.getvalue(), "notice.jpg").blocks)
+
+        assert line in text, size
+
+
+def test_an_image_wider_than_the_text_detector_looks_is_read_at_full_size(settings):
+    assert settings.OCR_DETECTION_SIDE < 3000
+    image = files.text_image(
+        ["Backups run nightly.", "Restores need a ticket."], size=40, width=3000
+    )
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+
+    parsed = parse(out.getvalue(), "wide.png")
+
+    text = " ".join(b.text for b in parsed.blocks)
+    assert "Backups run nightly" in text
+    assert "Restores need a ticket" in text
+
+
 def test_an_image_over_the_pixel_limit_is_refused_with_the_setting_to_change():
     with pytest.raises(IngestError, match=r"megapixels \(OCR_MAX_PIXELS\)"):
         parse(files.png_of(SCREENSHOT), "big.png", limits=ParseLimits(max_pixels=10_000))
@@ -58,6 +104,13 @@ def test_more_scanned_pages_than_allowed_fail_the_document(settings):
     settings.OCR_MAX_PAGES = 1
     with pytest.raises(IngestError, match=r"Page 2: More than 1 pages need text recognition"):
         parse(files.scanned_pdf([["One."], ["Two."]]), "scan.pdf")
+
+
+def test_pages_read_at_once_still_name_the_first_page_past_the_limit(settings):
+    settings.OCR_MAX_PAGES = 2
+    settings.EMBEDDING_THREADS = 2
+    with pytest.raises(IngestError, match=r"^Page 3: More than 2 pages need text recognition"):
+        parse(files.scanned_pdf([["One."], ["Two."], ["Three."]]), "scan.pdf")
 
 
 def test_ocr_past_its_time_budget_fails_the_document_naming_the_setting(settings):
